@@ -1,0 +1,89 @@
+"""Convergence and data diagnostics that every estimate carries.
+
+Converged means: rank-normalised split R-hat <= 1.01 for every sampled quantity, bulk ESS of
+N >= 100 per chain, and no divergent transition (Vehtari, Gelman, Simpson, Carpenter &
+Buerkner 2021, Bayesian Analysis 16:667). Chains whose N medians disagree are reported as
+separate modes, not averaged away. Data warnings name list pairs that never overlap, whose
+two-way term has no maximum-likelihood estimate (Chan, Silverman & Vincent 2021).
+"""
+
+from __future__ import annotations
+
+import math
+
+import arviz as az
+import numpy as np
+import xarray as xr
+
+from .tables import CaptureTable
+
+RHAT_MAX = 1.01
+ESS_PER_CHAIN_MIN = 100
+MODE_RATIO = 1.25
+
+
+def _finite_max(values) -> float:
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    return float(values.max()) if values.size else float("nan")
+
+
+def chain_modes(n_draws: np.ndarray) -> str | None:
+    """A message when chains of N (chain, draw) settle in different places: the largest chain
+    median exceeds the smallest by more than MODE_RATIO and the chains' central 50% ranges do
+    not overlap."""
+    if n_draws.shape[0] < 2:
+        return None
+    medians = np.median(n_draws, axis=1)
+    lo, hi = np.quantile(n_draws, 0.25, axis=1), np.quantile(n_draws, 0.75, axis=1)
+    top, bottom = int(np.argmax(medians)), int(np.argmin(medians))
+    if medians[bottom] > 0 and medians[top] / medians[bottom] > MODE_RATIO \
+            and lo[top] > hi[bottom]:
+        shown = ", ".join(f"{m:,.0f}" for m in medians)
+        return (f"chains disagree on N (chain medians {shown}): the posterior has separate "
+                "modes or the chains have not mixed; do not report a single interval")
+    return None
+
+
+def diagnose(tree: xr.DataTree, table: CaptureTable, seconds: float) -> dict:
+    posterior = tree["posterior"].to_dataset()
+    chains = posterior.sizes["chain"]
+    numeric = posterior[[v for v in posterior.data_vars
+                         if np.issubdtype(posterior[v].dtype, np.number)]]
+    rhat = az.rhat(numeric)
+    rhat_by_var = {v: _finite_max(rhat[v].values) for v in rhat.data_vars}
+    ess_n = az.ess(posterior[["N"]], method="bulk")["N"]
+    divergences = 0
+    if "sample_stats" in tree.children and "diverging" in tree["sample_stats"].dataset:
+        divergences = int(tree["sample_stats"]["diverging"].values.sum())
+    notes = []
+    for label in table.stratum_labels:
+        where = f"stratum {label}: " if len(table.stratum_labels) > 1 else ""
+        message = chain_modes(posterior["N"].sel(stratum=label).values)
+        if message:
+            notes.append(where + message)
+        pairs = table.never_overlapping_pairs(label)
+        if pairs:
+            shown = ", ".join(f"{a}-{b}" for a, b in pairs)
+            notes.append(f"{where}{len(pairs)} list pair(s) never overlap ({shown}): their "
+                         "dependence is not estimable from the data and rests on the prior")
+    max_rhat = _finite_max(list(rhat_by_var.values()))
+    min_ess = float(np.nanmin(ess_n.values))
+    converged = (not math.isnan(max_rhat) and max_rhat <= RHAT_MAX
+                 and min_ess >= ESS_PER_CHAIN_MIN * chains and divergences == 0
+                 and not any("chains disagree" in n for n in notes))
+    worst = max(rhat_by_var, key=lambda v: rhat_by_var[v]) if rhat_by_var else None
+    return {
+        "converged": bool(converged),
+        "max_rhat": round(max_rhat, 4),
+        "max_rhat_variable": worst,
+        "min_ess_bulk_N": round(min_ess, 1),
+        "divergences": divergences,
+        "chains": int(chains),
+        "draws": int(posterior.sizes["draw"]),
+        "seconds": round(seconds, 2),
+        "ess_N_per_second": round(min_ess / seconds, 1) if seconds > 0 else None,
+        "thresholds": {"max_rhat": RHAT_MAX, "min_ess_bulk_N": ESS_PER_CHAIN_MIN * chains,
+                       "divergences": 0},
+        "notes": notes,
+    }

@@ -1,0 +1,166 @@
+"""Build, sample, check convergence, attach provenance; nothing else.
+
+NUTS families are sampled with nutpie by default (Rust NUTS, ~30x PyMC's own sampler here);
+``sampler = "pymc"`` falls back to `pm.sample`. One compiled model serves every stratum with
+the same lists (only `pm.Data` changes), so per-stratum fits compile once. Families with
+their own samplers (exact or Gibbs) provide ``sample``. Non-pooling families fit each stratum
+on its own; lists that did not operate in a stratum are dropped there, which is exact for a
+stratum fitted alone (its cells on that list were never observable).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pymc as pm
+import xarray as xr
+
+from . import diagnostics as diag
+from .errors import InputError
+from .models import Family, get_family
+from .runcard import RunCard
+from .tables import CaptureTable
+
+_COMPILED: dict[tuple, object] = {}
+
+
+@dataclass(frozen=True)
+class FitInputs:
+    table: CaptureTable
+    official: xr.DataArray | None = None
+    coverage: xr.DataArray | None = None
+
+
+def make_priors(family: Family, overrides: dict):
+    priors_cls = family.module.Priors
+    known = {f.name for f in fields(priors_cls)}
+    unknown = set(overrides) - known
+    if unknown:
+        raise InputError(f"unknown prior(s) {sorted(unknown)} for model '{family.name}'; "
+                         f"known: {sorted(known)}")
+    return priors_cls(**overrides)
+
+
+def stratum_seed(seed: int, index: int, stream: int = 0) -> int:
+    """Independent, reproducible seeds per stratum and purpose (SeedSequence spawning)."""
+    return int(np.random.SeedSequence([seed, index, stream]).generate_state(1)[0])
+
+
+def fit(card: RunCard, inputs: FitInputs, progress: bool = True) -> tuple[xr.DataTree, dict]:
+    """Fit the card's model to ``inputs``; return the posterior tree and its diagnostics."""
+    family = get_family(card.model)
+    priors = make_priors(family, card.priors)
+    table = inputs.table
+    start = time.perf_counter()
+    if family.pools_strata:
+        tree = _sample(family, priors, table, card, 0, progress)
+        tree = _with_total(tree, table, card.seed, 0)
+    else:
+        parts = []
+        labels = table.stratum_labels
+        for i, label in enumerate(labels):
+            if progress and len(labels) > 1:
+                print(f"[darkfigure] stratum {i + 1}/{len(labels)}: {label}", file=sys.stderr)
+            sub = _covered(table.stratum(label), inputs.coverage)
+            parts.append(_with_total(_sample(family, priors, sub, card, i, progress), sub,
+                                     card.seed, i))
+        tree = _concat_strata(parts)
+    seconds = time.perf_counter() - start
+    tree = _attach_data(tree, inputs)
+    return tree, diag.diagnose(tree, table, seconds)
+
+
+def _covered(sub: CaptureTable, coverage: xr.DataArray | None) -> CaptureTable:
+    if coverage is None:
+        return sub
+    mask = coverage.sel(stratum=sub.stratum_labels[0]).values
+    if mask.all():
+        return sub
+    keep = [name for name, ok in zip(sub.lists, mask) if ok]
+    if len(keep) < 2:
+        raise InputError(f"stratum {sub.stratum_labels[0]}: only {len(keep)} list(s) operated "
+                         "there; at least 2 are needed to estimate it on its own (use the "
+                         "hierarchical model to borrow strength)")
+    return sub.select_lists(keep)
+
+
+def _sample(family: Family, priors, table: CaptureTable, card: RunCard, index: int,
+            progress: bool) -> xr.DataTree:
+    settings = card.sampler
+    seed = stratum_seed(card.seed, index)
+    module = family.module
+    if not family.uses_nuts:
+        return module.sample(table, priors, draws=settings["draws"], tune=settings["tune"],
+                             chains=settings["chains"], seed=seed, progress=progress)
+    if settings["sampler"] == "pymc":
+        return pm.sample(model=module.build(table, priors), draws=settings["draws"],
+                         tune=settings["tune"], chains=settings["chains"], random_seed=seed,
+                         target_accept=settings["target_accept"], progressbar=progress,
+                         nuts_sampler="pymc")
+    import nutpie
+
+    structure = getattr(module, "structure_key", lambda *_: None)(table, priors)
+    key = (family.name, table.lists, priors, table.counts.sizes["stratum"], structure)
+    if key not in _COMPILED:
+        _COMPILED[key] = nutpie.compile_pymc_model(module.build(table, priors))
+    compiled = _COMPILED[key].with_data(**module.data_for(table))
+    return nutpie.sample(compiled, draws=settings["draws"], tune=settings["tune"],
+                         chains=settings["chains"], seed=seed, progress_bar=progress,
+                         target_accept=settings["target_accept"])
+
+
+def _with_total(tree: xr.DataTree, table: CaptureTable, seed: int, index: int) -> xr.DataTree:
+    """Add N = observed + a Poisson draw of the missing cell where the family gives only the
+    missing cell's expectation; keep only the groups darkfigure stores."""
+    posterior = tree["posterior"].to_dataset()
+    posterior = posterior.assign_coords(stratum=table.stratum_labels) \
+        if "stratum" in posterior.dims else posterior
+    if "N" not in posterior:
+        rng = np.random.default_rng(stratum_seed(seed, index, stream=1))
+        rate = posterior["missing_rate"]
+        hidden = rng.poisson(rate.values).astype(np.int64)
+        posterior["N"] = rate.copy(data=hidden + table.observed.values[None, None, :])
+    groups = {"posterior": posterior}
+    if "sample_stats" in tree.children:
+        stats = tree["sample_stats"].to_dataset()
+        groups["sample_stats"] = stats[[v for v in stats.data_vars
+                                        if stats[v].dtype != object]]
+    for name, child in tree.children.items():
+        if name not in ("posterior", "sample_stats") and not name.startswith("warmup") \
+                and name not in ("observed_data", "constant_data"):
+            groups[name] = child.to_dataset()
+    return xr.DataTree.from_dict(groups)
+
+
+def _concat_strata(parts: list[xr.DataTree]) -> xr.DataTree:
+    if len(parts) == 1:
+        return parts[0]
+    groups = {}
+    for name in parts[0].children:
+        datasets = [p[name].to_dataset() for p in parts if name in p.children]
+        if name == "sample_stats":
+            datasets = [d.expand_dims(stratum=p["posterior"]["stratum"].values)
+                        for d, p in zip(datasets, parts)]
+        groups[name] = xr.concat(datasets, dim="stratum", join="outer",
+                                 data_vars="all", coords="different", compat="equals")
+    return xr.DataTree.from_dict(groups)
+
+
+def _attach_data(tree: xr.DataTree, inputs: FitInputs) -> xr.DataTree:
+    table = inputs.table
+    observed = xr.Dataset({"count": table.counts, "captured": table.design})
+    for column in table.strata:
+        observed = observed.assign_coords({column: table.counts[column]})
+    groups = {name: child.to_dataset() for name, child in tree.children.items()}
+    groups["observed_data"] = observed
+    constant = {}
+    if inputs.official is not None:
+        constant["official"] = inputs.official
+    if inputs.coverage is not None:
+        constant["covered"] = inputs.coverage.astype(np.int8)
+    if constant:
+        groups["constant_data"] = xr.Dataset(constant)
+    return xr.DataTree.from_dict(groups)

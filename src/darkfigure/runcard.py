@@ -1,0 +1,130 @@
+"""Run cards: one TOML file holds exactly one fit (model, data, priors, sampler, seed).
+
+```toml
+[run]
+name = "uk5_loglinear"        # names results/<name>.nc; defaults to the file stem
+model = "loglinear"
+seed = 20261123
+[data]
+table = "data/raw/benchmarks/uk5.csv"   # paths relative to the directory `fit` runs in
+lists = ["LA", "NG", "PFNCA", "GO", "GP"]   # optional, as --lists
+strata = []                                  # optional, as --strata
+official = "..."                             # optional
+coverage = "..."                             # optional
+[priors]                                     # optional overrides of the family's Priors
+interaction_scale_sd = 1.0
+[sampler]
+draws = 1000
+tune = 1000
+chains = 4
+```
+`darkfigure estimate` writes the same card from its flags, so every posterior file carries the
+card it can be refitted from.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputError
+
+SAMPLER_DEFAULTS = {"draws": 1000, "tune": 1000, "chains": 4, "target_accept": 0.95,
+                    "sampler": "nutpie"}
+SECTIONS = {"run": {"name", "model", "seed"},
+            "data": {"table", "lists", "strata", "official", "coverage"},
+            "priors": None, "sampler": set(SAMPLER_DEFAULTS)}
+
+
+@dataclass(frozen=True)
+class RunCard:
+    name: str
+    model: str
+    seed: int
+    table: Path
+    lists: tuple[str, ...] | None = None
+    strata: tuple[str, ...] | None = None
+    official: Path | None = None
+    coverage: Path | None = None
+    priors: dict = field(default_factory=dict)
+    sampler: dict = field(default_factory=lambda: dict(SAMPLER_DEFAULTS))
+
+    @property
+    def inputs(self) -> list[Path]:
+        return [p for p in (self.table, self.official, self.coverage) if p is not None]
+
+    def to_toml(self) -> str:
+        """The card as TOML text (what is stored in the posterior file and hashed)."""
+        data = {"table": str(self.table)}
+        for key in ("lists", "strata"):
+            if getattr(self, key) is not None:
+                data[key] = list(getattr(self, key))
+        for key in ("official", "coverage"):
+            if getattr(self, key) is not None:
+                data[key] = str(getattr(self, key))
+        sections = {"run": {"name": self.name, "model": self.model, "seed": self.seed},
+                    "data": data, "priors": self.priors, "sampler": self.sampler}
+        lines = []
+        for section, values in sections.items():
+            lines.append(f"[{section}]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+            lines.append("")
+        return "\n".join(lines)
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def parse_card(text: str, *, path: str | Path = "<card>", default_name: str = "fit") -> RunCard:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"not valid TOML: {err}", path=path) from None
+    for section, values in raw.items():
+        if section not in SECTIONS or not isinstance(values, dict):
+            raise InputError(f"unknown section [{section}]; sections are "
+                             f"{', '.join(SECTIONS)}", path=path)
+        allowed = SECTIONS[section]
+        unknown = set(values) - allowed if allowed is not None else set()
+        if unknown:
+            raise InputError(f"unknown key(s) {sorted(unknown)} in [{section}]; allowed: "
+                             f"{sorted(allowed)}", path=path)
+    run, data = raw.get("run", {}), raw.get("data", {})
+    for section, key in (("run", "model"), ("data", "table")):
+        if key not in raw.get(section, {}):
+            raise InputError(f"[{section}] {key} is required", path=path)
+    seed = run.get("seed", 0)
+    if not isinstance(seed, int) or seed < 0:
+        raise InputError(f"[run] seed must be a non-negative integer, not {seed!r}", path=path)
+    sampler = dict(SAMPLER_DEFAULTS) | raw.get("sampler", {})
+    for key in ("draws", "tune", "chains"):
+        if not isinstance(sampler[key], int) or sampler[key] < (1 if key != "tune" else 0):
+            raise InputError(f"[sampler] {key} must be a positive integer, not "
+                             f"{sampler[key]!r}", path=path)
+    if sampler["sampler"] not in ("nutpie", "pymc"):
+        raise InputError(f"[sampler] sampler must be 'nutpie' or 'pymc', not "
+                         f"{sampler['sampler']!r}", path=path)
+    optional = {k: Path(data[k]) for k in ("official", "coverage") if data.get(k)}
+    return RunCard(name=run.get("name", default_name), model=run["model"], seed=seed,
+                   table=Path(data["table"]),
+                   lists=tuple(data["lists"]) if data.get("lists") else None,
+                   strata=tuple(data["strata"]) if "strata" in data else None,
+                   priors=dict(raw.get("priors", {})), sampler=sampler, **optional)
+
+
+def read_card(path: str | Path) -> tuple[RunCard, str]:
+    """The card and its exact text (hashed into the posterior's provenance)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such run card", path=path)
+    text = path.read_text("utf-8")
+    return parse_card(text, path=path, default_name=path.stem), text
