@@ -56,7 +56,7 @@ def fit(card: RunCard, inputs: FitInputs, progress: bool = True) -> tuple[xr.Dat
     table = inputs.table
     start = time.perf_counter()
     if family.pools_strata:
-        tree = _sample(family, priors, table, card, 0, progress)
+        tree = _sample(family, priors, table, card, 0, progress, inputs)
         tree = _with_total(tree, table, card.seed, 0)
     else:
         parts = []
@@ -88,25 +88,30 @@ def _covered(sub: CaptureTable, coverage: xr.DataArray | None) -> CaptureTable:
 
 
 def _sample(family: Family, priors, table: CaptureTable, card: RunCard, index: int,
-            progress: bool) -> xr.DataTree:
+            progress: bool, inputs: FitInputs | None = None) -> xr.DataTree:
+    """Sample one model. Pooling families also get the official counts and coverage."""
     settings = card.sampler
     seed = stratum_seed(card.seed, index)
     module = family.module
+    extra = {"official": inputs.official, "coverage": inputs.coverage} if inputs else {}
     if not family.uses_nuts:
         return module.sample(table, priors, draws=settings["draws"], tune=settings["tune"],
-                             chains=settings["chains"], seed=seed, progress=progress)
+                             chains=settings["chains"], seed=seed, progress=progress, **extra)
     if settings["sampler"] == "pymc":
-        return pm.sample(model=module.build(table, priors), draws=settings["draws"],
+        return pm.sample(model=module.build(table, priors, **extra), draws=settings["draws"],
                          tune=settings["tune"], chains=settings["chains"], random_seed=seed,
                          target_accept=settings["target_accept"], progressbar=progress,
                          nuts_sampler="pymc")
     import nutpie
 
-    structure = getattr(module, "structure_key", lambda *_: None)(table, priors)
-    key = (family.name, table.lists, priors, table.counts.sizes["stratum"], structure)
-    if key not in _COMPILED:
-        _COMPILED[key] = nutpie.compile_pymc_model(module.build(table, priors))
-    compiled = _COMPILED[key].with_data(**module.data_for(table))
+    if extra:  # a joint model over all strata is compiled for its one table
+        compiled = nutpie.compile_pymc_model(module.build(table, priors, **extra))
+    else:
+        structure = getattr(module, "structure_key", lambda *_: None)(table, priors)
+        key = (family.name, table.lists, priors, table.counts.sizes["stratum"], structure)
+        if key not in _COMPILED:
+            _COMPILED[key] = nutpie.compile_pymc_model(module.build(table, priors))
+        compiled = _COMPILED[key].with_data(**module.data_for(table))
     return nutpie.sample(compiled, draws=settings["draws"], tune=settings["tune"],
                          chains=settings["chains"], seed=seed, progress_bar=progress,
                          target_accept=settings["target_accept"])
