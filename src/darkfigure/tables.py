@@ -241,10 +241,12 @@ def _classify_columns(csv_rows: CsvRows, lists, strata) -> tuple[list[str], list
     elif strata is None:
         strata = [h for h in others if h not in lists]
     else:
-        ignored = [h for h in others if h not in lists and h not in strata]
-        if ignored:
-            warnings.warn(f"{path}: columns {ignored} are neither lists nor strata and are "
-                          "ignored", DataWarning, stacklevel=3)
+        # An unnamed column would silently merge patterns or strata: refuse it.
+        unnamed = [h for h in others if h not in lists and h not in strata]
+        if unnamed:
+            raise InputError(f"column '{unnamed[0]}' is neither a list (--lists) nor a stratum "
+                             "(--strata); name it, or remove it from the file (to fit a subset "
+                             "of lists, use CaptureTable.select_lists)", path=path, line=1)
     if not lists:
         raise InputError("no list columns (0/1 capture indicators) found; name them with "
                          "--lists", path=path, line=1)

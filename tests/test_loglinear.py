@@ -1,0 +1,76 @@
+"""The log-linear family: construction, reproducibility and recovery of a known N."""
+
+import numpy as np
+import pytest
+
+from conftest import SMALL
+from darkfigure.fit import FitInputs, fit
+from darkfigure.models import loglinear
+from darkfigure.runcard import RunCard
+from darkfigure.tables import read_table
+
+QUICK = {"draws": 300, "tune": 300, "chains": 2, "target_accept": 0.95, "sampler": "nutpie"}
+
+
+def card(seed: int = 1, **sampler) -> RunCard:
+    return RunCard(name="t", model="loglinear", seed=seed, table="unused.csv",
+                   sampler=QUICK | sampler)
+
+
+def test_build_has_named_dims_and_the_missing_cell(write_csv):
+    table = read_table(write_csv(SMALL))
+    model = loglinear.build(table)
+    assert model.named_vars_to_dims["main_effect"] == ("stratum", "list")
+    assert model.named_vars_to_dims["interaction"] == ("stratum", "pair")
+    assert model.named_vars_to_dims["missing_rate"] == ("stratum",)
+    assert list(model.coords["pair"]) == ["A:B", "A:C", "B:C"]
+    assert model.initial_point()["interaction_scale_log__"].shape == (1,)
+
+
+def test_effect_coding_puts_the_missing_cell_at_all_lists_absent(write_csv):
+    """Setting every parameter to zero except the mean log cell m, the missing cell's log rate
+    is m, like every other cell: effect coding must not shift the all-zero cell."""
+    table = read_table(write_csv(SMALL))
+    model = loglinear.build(table, loglinear.Priors(parameterisation="noncentred"))
+    point = model.initial_point()
+    point["mean_log_cell"] = np.array([2.0])
+    point["main_effect"] = np.zeros((1, 3))
+    point["interaction_z"] = np.zeros((1, 3))
+    graph = model.replace_rvs_by_values([model["missing_rate"]])
+    rate = model.compile_fn(graph, inputs=model.value_vars, on_unused_input="ignore")(point)[0]
+    assert np.isclose(rate[0], np.exp(2.0)), f"missing rate {rate[0]} != e^2"
+
+
+def test_same_seed_gives_identical_draws_and_another_seed_does_not(write_csv):
+    inputs = FitInputs(read_table(write_csv(SMALL)))
+    first, _ = fit(card(seed=7), inputs, progress=False)
+    again, _ = fit(card(seed=7), inputs, progress=False)
+    other, _ = fit(card(seed=8), inputs, progress=False)
+    assert np.array_equal(first["posterior"]["N"].values, again["posterior"]["N"].values)
+    assert np.array_equal(first["posterior"]["main_effect"].values,
+                          again["posterior"]["main_effect"].values)
+    assert not np.array_equal(first["posterior"]["N"].values, other["posterior"]["N"].values)
+
+
+def _interval(seed: int, n_lists: int = 4) -> tuple[int, float, float]:
+    rng = np.random.default_rng(seed)
+    main = rng.uniform(-1.5, -0.5, n_lists)
+    interaction = rng.normal(0, 0.3, n_lists * (n_lists - 1) // 2)
+    table, truth = loglinear.simulate(n_lists, np.log(800), main, interaction, rng)
+    tree, diag = fit(card(seed=seed, draws=500, tune=500), FitInputs(table), progress=False)
+    assert diag["divergences"] == 0, f"seed {seed}: {diag['divergences']} divergences"
+    n = tree["posterior"]["N"].values.ravel()
+    return truth, *np.quantile(n, [0.05, 0.95])
+
+
+def test_recovers_a_known_population_from_its_own_model():
+    truth, lo, hi = _interval(seed=11)
+    assert lo <= truth <= hi, f"N={truth} outside 90% interval [{lo:.0f}, {hi:.0f}]"
+
+
+@pytest.mark.slow
+def test_90_percent_intervals_cover_in_most_of_20_simulated_worlds():
+    """Calibration claim: 90% intervals cover the truth in at least 15 of 20 worlds (the
+    binomial 1% lower tail for p=0.9 is 14)."""
+    hits = [lo <= truth <= hi for truth, lo, hi in (_interval(seed) for seed in range(20))]
+    assert sum(hits) >= 15, f"coverage {sum(hits)}/20"
