@@ -98,3 +98,16 @@ def test_fit_from_a_run_card_and_reproduce_it(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     assert cli.main(["reproduce", "results/small.nc", "--quiet"]) == 0
     assert "identical draws" in capsys.readouterr().out
+
+
+def test_no_number_is_printed_where_n_has_no_estimate(tmp_path):
+    """Korea's table: the two-way model's MLE of N does not exist (Silverman et al.)."""
+    from conftest import BENCHMARKS
+
+    out = tmp_path / "korea"
+    code = cli.main(["estimate", str(BENCHMARKS / "korea3.csv"), "--out", str(out)] + QUICK)
+    assert code == 3, "an inestimable N must not exit 0"
+    (row,) = rows(out / "estimates.csv")
+    assert row["N_median"] == "" and row["N_q975"] == "", f"printed {row}"
+    diag = json.loads((out / "diagnostics.json").read_text())
+    assert diag["estimable"] is False and "does not exist" in " ".join(diag["notes"])

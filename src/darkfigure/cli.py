@@ -1,6 +1,7 @@
 """The `darkfigure` command: subcommands that parse flags and call the library.
 
-Exit codes: 0 converged; 3 ran but did not converge (outputs written and flagged); 2 bad input
+Exit codes: 0 converged; 3 ran but did not converge, or N has no estimate from the data
+(outputs written and flagged); 2 bad input
 (message names file, line and problem; nothing written); 1 `reproduce` found disagreement.
 """
 
@@ -33,7 +34,8 @@ def _card_from_flags(args) -> RunCard:
 
 def _report(outcome: workflow.Outcome) -> int:
     print(summaries.terminal_table(outcome.rows, outcome.diagnostics))
-    return EXIT_OK if outcome.diagnostics["converged"] else EXIT_NOT_CONVERGED
+    usable = outcome.diagnostics["converged"] and outcome.diagnostics["estimable"]
+    return EXIT_OK if usable else EXIT_NOT_CONVERGED
 
 
 def cmd_estimate(args) -> int:
@@ -53,6 +55,35 @@ def cmd_fit(args) -> int:
     return _report(outcome)
 
 
+def cmd_compare(args) -> int:
+    card = _card_from_flags(args)
+    rows = workflow.compare_dir(Path(args.table), Path(args.out), card, _names(args.models),
+                                omit=not args.no_omit, merge=not args.no_merge,
+                                progress=not args.quiet)
+    for row in rows:
+        if row.get("skipped"):
+            print(f"{row['variant']:<20} {row['model']:<13} skipped: {row['skipped']}")
+            continue
+        flag = "" if row["converged"] else "  NOT CONVERGED"
+        print(f"{row['variant']:<20} {row['model']:<13} N {row['N_median']:>10,.0f} "
+              f"[{row['N_q025']:,.0f}, {row['N_q975']:,.0f}]{flag}")
+    print(f"wrote {args.out}/compare.csv, compare.png")
+    return EXIT_OK if all(r.get("skipped") or r["converged"] for r in rows) \
+        else EXIT_NOT_CONVERGED
+
+
+def cmd_validate(args) -> int:
+    card = _card_from_flags(args)
+    rows, summary = workflow.validate_dir(Path(args.out), card, progress=not args.quiet)
+    for row in rows:
+        print(f"held out {row['list']:<8} truth {row['truth']:>6}  N {row['N_median']:>8,.0f} "
+              f"[{row['N_lo']:,.0f}, {row['N_hi']:,.0f}]  log rel. bias "
+              f"{row['log_relative_bias']:+.2f}  {'covered' if row['covered'] else 'MISSED'}")
+    print(f"mean log relative bias {summary['mean_log_relative_bias']:+.2f}, RMSE "
+          f"{summary['rmse_log_relative_bias']:.2f}, 95% coverage {summary['coverage']:.2f}")
+    return EXIT_OK if all(r["converged"] for r in rows) else EXIT_NOT_CONVERGED
+
+
 def cmd_reproduce(args) -> int:
     ok, report = workflow.reproduce(Path(args.posterior), progress=not args.quiet)
     for row in report:
@@ -61,23 +92,39 @@ def cmd_reproduce(args) -> int:
     return EXIT_OK if ok else EXIT_DISAGREE
 
 
+def _table_flags(command: argparse.ArgumentParser, with_sides: bool = True) -> None:
+    command.add_argument("table")
+    command.add_argument("--out", required=True, help="output directory")
+    command.add_argument("--lists", help="comma-separated list columns")
+    command.add_argument("--strata", help="comma-separated stratum columns")
+    command.add_argument("--official", help="CSV of official counts per stratum"
+                         if with_sides else argparse.SUPPRESS)
+    command.add_argument("--coverage", help="CSV of which lists operated in which strata"
+                         if with_sides else argparse.SUPPRESS)
+    command.add_argument("--model", default="loglinear")
+    command.add_argument("--seed", type=int, default=0)
+    command.add_argument("--draws", type=int, default=SAMPLER_DEFAULTS["draws"])
+    command.add_argument("--tune", type=int, default=SAMPLER_DEFAULTS["tune"])
+    command.add_argument("--chains", type=int, default=SAMPLER_DEFAULTS["chains"])
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="darkfigure", description="Bayesian multiple-systems "
                                   "estimation of hidden populations")
     sub = top.add_subparsers(dest="command", required=True)
     est = sub.add_parser("estimate", help="estimate N from a capture table")
-    est.add_argument("table")
-    est.add_argument("--out", required=True, help="output directory")
-    est.add_argument("--lists", help="comma-separated list columns")
-    est.add_argument("--strata", help="comma-separated stratum columns")
-    est.add_argument("--official", help="CSV of official counts per stratum")
-    est.add_argument("--coverage", help="CSV of which lists operated in which strata")
-    est.add_argument("--model", default="loglinear")
-    est.add_argument("--seed", type=int, default=0)
-    est.add_argument("--draws", type=int, default=SAMPLER_DEFAULTS["draws"])
-    est.add_argument("--tune", type=int, default=SAMPLER_DEFAULTS["tune"])
-    est.add_argument("--chains", type=int, default=SAMPLER_DEFAULTS["chains"])
+    _table_flags(est)
     est.set_defaults(func=cmd_estimate)
+    com = sub.add_parser("compare", help="N under every applicable model, with lists omitted "
+                         "and merged")
+    _table_flags(com, with_sides=False)
+    com.add_argument("--models", help="comma-separated models (default: every applicable)")
+    com.add_argument("--no-omit", action="store_true", help="skip the list-omission refits")
+    com.add_argument("--no-merge", action="store_true", help="skip the list-merging refits")
+    com.set_defaults(func=cmd_compare)
+    val = sub.add_parser("validate", help="held-out-list validation (Binette & Steorts 2021)")
+    _table_flags(val, with_sides=False)
+    val.set_defaults(func=cmd_validate)
     fit = sub.add_parser("fit", help="fit a run card into results/<name>.nc")
     fit.add_argument("card")
     fit.add_argument("--results", default="results")
@@ -85,7 +132,7 @@ def parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("reproduce", help="refit a posterior file from its stored run card")
     rep.add_argument("posterior")
     rep.set_defaults(func=cmd_reproduce)
-    for command in (est, fit, rep):
+    for command in (est, com, val, fit, rep):
         command.add_argument("--quiet", action="store_true", help="no progress output")
     return top
 

@@ -45,7 +45,10 @@ def chain_modes(n_draws: np.ndarray) -> str | None:
     return None
 
 
-def diagnose(tree: xr.DataTree, table: CaptureTable, seconds: float) -> dict:
+def diagnose(tree: xr.DataTree, table: CaptureTable, seconds: float,
+             estimability=None) -> dict:
+    """Convergence of the fit and data warnings; ``estimability(table, label)`` (a family's
+    check) says where N has no estimate and so must not be reported."""
     posterior = tree["posterior"].to_dataset()
     chains = posterior.sizes["chain"]
     numeric = posterior[[v for v in posterior.data_vars
@@ -56,12 +59,16 @@ def diagnose(tree: xr.DataTree, table: CaptureTable, seconds: float) -> dict:
     divergences = 0
     if "sample_stats" in tree.children and "diverging" in tree["sample_stats"].dataset:
         divergences = int(tree["sample_stats"]["diverging"].values.sum())
-    notes = []
+    notes, unestimable = [], []
     for label in table.stratum_labels:
         where = f"stratum {label}: " if len(table.stratum_labels) > 1 else ""
         message = chain_modes(posterior["N"].sel(stratum=label).values)
         if message:
             notes.append(where + message)
+        why = estimability(table, label) if estimability else None
+        if why:
+            unestimable.append(label)
+            notes.append(where + why)
         pairs = table.never_overlapping_pairs(label)
         if pairs:
             shown = ", ".join(f"{a}-{b}" for a, b in pairs)
@@ -75,6 +82,8 @@ def diagnose(tree: xr.DataTree, table: CaptureTable, seconds: float) -> dict:
     worst = max(rhat_by_var, key=lambda v: rhat_by_var[v]) if rhat_by_var else None
     return {
         "converged": bool(converged),
+        "estimable": not unestimable,
+        "unestimable_strata": unestimable,
         "max_rhat": round(max_rhat, 4),
         "max_rhat_variable": worst,
         "min_ess_bulk_N": round(min_ess, 1),

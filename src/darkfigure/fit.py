@@ -54,6 +54,10 @@ def fit(card: RunCard, inputs: FitInputs, progress: bool = True) -> tuple[xr.Dat
     family = get_family(card.model)
     priors = make_priors(family, card.priors)
     table = inputs.table
+    limits = getattr(family.module, "LIST_LIMITS", None)
+    if limits and not limits[0] <= table.n_lists <= limits[1]:
+        raise InputError(f"model '{family.name}' handles {limits[0]}-{limits[1]} lists; the "
+                         f"table has {table.n_lists}: merge lists or choose another model")
     start = time.perf_counter()
     if family.pools_strata:
         tree = _sample(family, priors, table, card, 0, progress, inputs)
@@ -70,7 +74,8 @@ def fit(card: RunCard, inputs: FitInputs, progress: bool = True) -> tuple[xr.Dat
         tree = _concat_strata(parts)
     seconds = time.perf_counter() - start
     tree = _attach_data(tree, inputs)
-    return tree, diag.diagnose(tree, table, seconds)
+    return tree, diag.diagnose(tree, table, seconds,
+                               getattr(family.module, "estimability", None))
 
 
 def _covered(sub: CaptureTable, coverage: xr.DataArray | None) -> CaptureTable:

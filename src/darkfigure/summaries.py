@@ -28,8 +28,13 @@ def describe(draws: np.ndarray, prefix: str) -> dict[str, float]:
     return row
 
 
-def estimate_rows(tree: xr.DataTree) -> list[dict]:
-    """One row per stratum, then the ``ALL`` total: the columns of estimates.csv."""
+def estimate_rows(tree: xr.DataTree, unestimable=()) -> list[dict]:
+    """One row per stratum, then the ``ALL`` total: the columns of estimates.csv.
+
+    Strata in ``unestimable`` (N has no estimate from the data) get empty N and ratio
+    columns, and so does the total if any stratum is among them: no number is printed that
+    rests on a non-existent estimate.
+    """
     observed_data = tree["observed_data"].to_dataset()
     counts = observed_data["count"]
     strata = [c for c in counts.coords if c not in ("stratum", "pattern")
@@ -46,17 +51,22 @@ def estimate_rows(tree: xr.DataTree) -> list[dict]:
         row.update(describe(n_draws[..., i], "N"))
         if official is not None:
             row.update(_ratio(n_draws[..., i], int(official[i])))
-        rows.append(row)
+        rows.append(_blank(row) if label in unestimable else row)
     if len(labels) > 1 or not strata:
         total = {c: TOTAL for c in strata} | {"observed": int(counts.values.sum())}
         total.update(describe(n_draws.sum(axis=-1), "N"))
         if official is not None:
             total.update(_ratio(n_draws.sum(axis=-1), int(official.sum())))
+        total = _blank(total) if unestimable else total
         if strata:
             rows.append(total)
         else:
             rows = [total]
     return rows
+
+
+def _blank(row: dict) -> dict:
+    return {k: (None if k.startswith(("N_", "ratio_")) else v) for k, v in row.items()}
 
 
 def _ratio(n_draws: np.ndarray, official: int) -> dict:
@@ -69,13 +79,11 @@ def _ratio(n_draws: np.ndarray, official: int) -> dict:
     return row
 
 
-def header(rows: list[dict]) -> list[str]:
-    return list(rows[0])
-
-
-def to_csv(rows: list[dict]) -> str:
+def rows_to_csv(rows: list[dict]) -> str:
+    """Rows of dicts as CSV; columns in order of first appearance, missing values empty."""
+    names = list(dict.fromkeys(k for row in rows for k in row))
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=header(rows), lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=names, lineterminator="\n", restval="")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: _fmt(v) for k, v in row.items()})
@@ -99,6 +107,11 @@ def terminal_table(rows: list[dict], diagnostics: dict) -> str:
         (["official", "N/official median [95%]"] if has_ratio else [])
     body = []
     for row in rows:
+        if row["N_median"] is None:
+            line = [row[k] for k in keys] + [f"{row['observed']:,}", "not estimable", ""]
+            line += [f"{row['official']:,}", ""] if has_ratio else []
+            body.append([str(x) for x in line])
+            continue
         line = [row[k] for k in keys] + [f"{row['observed']:,}", f"{row['N_median']:,.0f}",
                                          f"[{row['N_q025']:,.0f}, {row['N_q975']:,.0f}]"]
         if has_ratio:

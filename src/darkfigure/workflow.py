@@ -15,7 +15,7 @@ import xarray as xr
 
 from . import io, summaries
 from .fit import FitInputs, fit
-from .models import get_family
+from .models import REGISTRY, get_family
 from .provenance import provenance_attrs
 from .runcard import RunCard, parse_card
 from .stratadata import read_coverage, read_official
@@ -47,14 +47,47 @@ def run(card: RunCard, card_text: str, progress: bool = True) -> Outcome:
     inputs = load_inputs(card)
     tree, diagnostics = fit(card, inputs, progress=progress)
     attrs = provenance_attrs(card_text, card.inputs, card.seed, diagnostics)
-    return Outcome(tree, diagnostics, summaries.estimate_rows(tree), attrs)
+    rows = summaries.estimate_rows(tree, diagnostics.get("unestimable_strata", ()))
+    return Outcome(tree, diagnostics, rows, attrs)
 
 
 def write_estimate_dir(out: Path, outcome: Outcome) -> None:
     """posterior.nc, estimates.csv and diagnostics.json (DESIGN.md)."""
     io.write_posterior(outcome.tree, out / "posterior.nc", outcome.attrs)
-    io.write_text(out / "estimates.csv", summaries.to_csv(outcome.rows))
+    io.write_text(out / "estimates.csv", summaries.rows_to_csv(outcome.rows))
     io.write_json(out / "diagnostics.json", outcome.diagnostics)
+
+
+def compare_dir(table_path: Path, out: Path, card: RunCard, models: list[str] | None,
+                omit: bool, merge: bool, progress: bool) -> list[dict]:
+    """`darkfigure compare`: compare.csv and compare.png in ``out``."""
+    from . import plotting, sensitivity
+
+    inputs = load_inputs(card)
+    unknown = [m for m in models or [] if m not in REGISTRY]
+    if unknown:
+        raise InputError(f"unknown model '{unknown[0]}'; choose from {', '.join(REGISTRY)}")
+    rows = sensitivity.compare(inputs.table, card, models, omit, merge, progress)
+    io.write_text(out / "compare.csv", summaries.rows_to_csv(rows))
+    figure = plotting.sensitivity_figure(rows, title=f"{table_path.name}: N by model and lists")
+    with io.atomic_path(out / "compare.png") as tmp:
+        figure.savefig(tmp, dpi=200, format="png")
+    return rows
+
+
+def validate_dir(out: Path, card: RunCard, progress: bool) -> tuple[list[dict], dict]:
+    """`darkfigure validate`: held-out-list rows and their summary in ``out``."""
+    from . import heldout
+
+    inputs = load_inputs(card)
+    if inputs.table.n_lists < 3:
+        raise InputError("held-out-list validation needs at least 3 lists (2 remain to "
+                         "estimate each held-out list)", path=card.table)
+    rows = heldout.validate(inputs.table, card, progress=progress)
+    summary = heldout.summarise(rows) | {"model": card.model, "table": str(card.table)}
+    io.write_text(out / "validate.csv", summaries.rows_to_csv(rows))
+    io.write_json(out / "validate_summary.json", summary)
+    return rows, summary
 
 
 def reproduce(path: Path, progress: bool = False) -> tuple[bool, list[dict]]:

@@ -33,6 +33,8 @@ from .decomposable import decomposable_graphs
 ASSUMPTION = ("the people on no list follow the same decomposable graphical log-linear "
               "structure as the observed cells; averaged over all such graphs")
 
+#: Numbers of lists the exact enumeration handles (dga's own limit is 5).
+LIST_LIMITS = (2, 5)
 #: Posterior mass of N allowed beyond the grid: it shifts a 97.5% quantile by ~40x this, 0.04%.
 TAIL_TOLERANCE = 1e-5
 #: Largest automatic grid bound on n0; beyond it the prior on N, not the data, sets the tail.

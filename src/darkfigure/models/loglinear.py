@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pymc as pm
 
+from .. import sparsity
 from ..tables import CaptureTable, all_patterns
 
 ASSUMPTION = ("no three-way or higher list interactions; two-way dependence shrunk toward "
@@ -134,6 +135,11 @@ def _interactions(scale, centred: np.ndarray, n_strata: int):
 def data_for(table: CaptureTable) -> dict[str, np.ndarray]:
     """The `pm.Data` values of `build` for another table with the same lists."""
     return {"count": table.counts.values, "log_mean_cell": _log_mean_cell(table)}
+
+
+def estimability(table: CaptureTable, label: str) -> str | None:
+    """Why the data cannot estimate N in one stratum under this model, or None."""
+    return sparsity.message(sparsity.check_pairwise(table, label))
 
 
 def structure_key(table: CaptureTable, priors: Priors) -> tuple:
