@@ -41,7 +41,10 @@ def make_priors(family: Family, overrides: dict):
     if unknown:
         raise InputError(f"unknown prior(s) {sorted(unknown)} for model '{family.name}'; "
                          f"known: {sorted(known)}")
-    return priors_cls(**overrides)
+    try:
+        return priors_cls(**overrides)
+    except (TypeError, ValueError) as err:
+        raise InputError(f"priors for model '{family.name}': {err}") from None
 
 
 def stratum_seed(seed: int, index: int, stream: int = 0) -> int:

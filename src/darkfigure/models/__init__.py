@@ -45,6 +45,7 @@ class Family:
 REGISTRY: dict[str, Family] = {
     "loglinear": Family("loglinear", "loglinear"),
     "bma": Family("bma", "bma"),
+    "latent-class": Family("latent-class", "latent_class"),
 }
 
 

@@ -1,0 +1,259 @@
+"""Compiled data-augmentation Gibbs sampler of the latent-class capture-recapture model.
+
+One sweep follows Manrique-Vallier (2016, Biometrics 72:1246, section 3) in the order of
+LCMCR's ``CNPLCM_CR_Basic_Freq::Update``:
+
+1. class counts of the observed people, one multinomial per distinct observed pattern (cost
+   scales with the number of distinct patterns, not with N);
+2. ``lambda[k, c] ~ Beta(a + captured, b + not captured)`` over observed and imputed people;
+3. stick-breaking weights ``V_c ~ Beta(1 + n_c, alpha + sum_{l>c} n_l)`` (truncated at C);
+4. the probability ``p0 = sum_c pi_c prod_k (1 - lambda[k, c])`` of being on no list;
+5. ``n0 ~ NegativeBinomial(n_obs, 1 - p0)``: the full conditional of the number missed under
+   the prior p(N) ~ 1/N (LCMCR's ``sam_n0``: failures before n_obs successes);
+6. classes of the n0 missed people, a multinomial with weights ``pi_c prod_k (1 - lambda)``;
+7. ``alpha ~ Gamma(a_alpha + C - 1, b_alpha - log pi_C)``, its truncated-DP full conditional.
+
+Everything runs in one ``@njit`` call per chain, seeding Numba's generator inside it: Numba's
+generator state is per thread, so chains in separate threads are independent and a seed gives
+the same draws whatever else runs. ``cache=True`` keeps the compiled code across processes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# LCMCR's initialisation (``CNPLCM_CR_Basic_Freq::Initializes``) holds alpha at 0.3/C for 500
+# warm-up sweeps so that a few classes form before alpha is learned; we do the same within tune.
+_WARMUP_SWEEPS = 500
+# A numerical guard only: the Poisson mean of the missing count when p0 -> 1. No posterior
+# that the data support comes near it; it stops a runaway chain from hanging in the sampler.
+_MAX_MISSING_MEAN = 1e12
+# Below this many people a binomial is drawn as Bernoulli trials (cheaper than its set-up).
+_FEW = 4
+
+
+@njit(cache=True, nogil=True)
+def _log_gamma(shape):
+    """log of a Gamma(shape, 1) draw, exact also for tiny shapes where the draw underflows."""
+    if shape == 1.0:
+        # Exponential: the stick of every empty class.
+        return np.log(-np.log(1.0 - np.random.random()))
+    if shape > 1.0:
+        return np.log(np.random.gamma(shape, 1.0))
+    # Gamma(a) = Gamma(a + 1) * U^(1/a) (Marsaglia & Tsang 2000), taken on the log scale.
+    return np.log(np.random.gamma(shape + 1.0, 1.0)) + np.log(1.0 - np.random.random()) / shape
+
+
+@njit(cache=True, nogil=True)
+def _beta(a, b):
+    """Beta(a, b) with exact shortcuts for a or b equal to 1: the Beta(1, 1) lambdas of empty
+    classes and the Beta(1, b) of lists nobody in a class is on are most of the draws."""
+    if a == 1.0:
+        if b == 1.0:
+            return np.random.random()
+        return -np.expm1(np.log(1.0 - np.random.random()) / b)
+    if b == 1.0:
+        return np.exp(np.log(1.0 - np.random.random()) / a)
+    return np.random.beta(a, b)
+
+
+@njit(cache=True, nogil=True)
+def _multinomial(n, weights, order, out):
+    """Multinomial(n, weights / sum) into ``out`` by conditional binomials, visiting classes
+    in ``order`` (largest first) so that the count left is usually spent after the few
+    occupied classes and the many empty ones cost nothing."""
+    size = weights.shape[0]
+    rest = 0.0
+    for c in range(size):
+        rest += weights[c]
+        out[c] = 0
+    remaining = n
+    for i in range(size - 1):
+        c = order[i]
+        if remaining == 0:
+            return
+        if rest <= 0.0:
+            break
+        p = weights[c] / rest
+        if p >= 1.0:
+            x = remaining
+        elif p <= 0.0:
+            x = 0
+        elif remaining <= _FEW:
+            # A few people: one uniform each beats a binomial's set-up cost.
+            x = 0
+            for _ in range(remaining):
+                if np.random.random() < p:
+                    x += 1
+        else:
+            x = np.random.binomial(remaining, p)
+        out[c] = x
+        remaining -= x
+        rest -= weights[c]
+    out[order[size - 1]] += remaining
+
+
+@njit(cache=True, nogil=True)
+def _categorical(weights):
+    total = 0.0
+    for c in range(weights.shape[0]):
+        total += weights[c]
+    u = np.random.random() * total
+    acc = 0.0
+    for c in range(weights.shape[0] - 1):
+        acc += weights[c]
+        if u < acc:
+            return c
+    return weights.shape[0] - 1
+
+
+@njit(cache=True, nogil=True)
+def run_chain(cells, freq, n_classes, alpha_shape, alpha_rate, lambda_a, lambda_b,
+              seed, tune, draws, thin):
+    """One chain: ``tune`` sweeps, then ``draws`` draws each after ``thin`` sweeps.
+
+    ``cells`` (M, K) int8 are the distinct observed patterns and ``freq`` (M,) their counts.
+    Returns per draw the number missed n0, p0, alpha and the number of occupied classes.
+    """
+    np.random.seed(seed)
+    n_cells, n_lists = cells.shape
+    n_obs = 0
+    for m in range(n_cells):
+        n_obs += freq[m]
+    C = n_classes
+
+    # Initial state as in LCMCR: every class captures like the observed margins (kept off 0
+    # and 1, where a log would be infinite), most weight on four classes, nobody missed yet.
+    lam = np.empty((n_lists, C))
+    for k in range(n_lists):
+        on = 0
+        for m in range(n_cells):
+            if cells[m, k] == 1:
+                on += freq[m]
+        p = min(max(on / n_obs, 1e-3), 1.0 - 1e-3)
+        for c in range(C):
+            lam[k, c] = p
+    log_pi = np.empty(C)
+    big = min(4, C)
+    for c in range(C):
+        if c < big:
+            log_pi[c] = np.log(0.9 / big) if C > big else np.log(1.0 / C)
+        else:
+            log_pi[c] = np.log(0.1 / (C - big))
+    alpha = 0.3 / C
+    n0 = 0
+    count_mc = np.zeros((n_cells, C), dtype=np.int64)
+    count0 = np.zeros(C, dtype=np.int64)
+    n_class = np.zeros(C, dtype=np.int64)
+    observed_class = np.zeros(C, dtype=np.int64)
+    on_kc = np.zeros((n_lists, C), dtype=np.int64)
+    log_lam = np.empty((n_lists, C))
+    log_miss = np.empty((n_lists, C))
+    log_w = np.empty(C)
+    w = np.empty(C)
+    row = np.empty(C, dtype=np.int64)
+    order = np.arange(C)
+
+    out_n0 = np.empty(draws, dtype=np.int64)
+    out_p0 = np.empty(draws)
+    out_alpha = np.empty(draws)
+    out_occupied = np.empty(draws, dtype=np.int64)
+
+    total_sweeps = tune + draws * thin
+    p0 = 0.0
+    for sweep in range(total_sweeps):
+        # (1) classes of the observed, per distinct pattern; classes visited largest first.
+        order[:] = np.argsort(-n_class)
+        for k in range(n_lists):
+            for c in range(C):
+                log_lam[k, c] = np.log(lam[k, c])
+                log_miss[k, c] = np.log1p(-lam[k, c])
+        for m in range(n_cells):
+            top = -np.inf
+            for c in range(C):
+                s = log_pi[c]
+                for k in range(n_lists):
+                    s += log_lam[k, c] if cells[m, k] == 1 else log_miss[k, c]
+                log_w[c] = s
+                if s > top:
+                    top = s
+            for c in range(C):
+                w[c] = np.exp(log_w[c] - top)
+            if freq[m] == 1:
+                for c in range(C):
+                    count_mc[m, c] = 0
+                count_mc[m, _categorical(w)] = 1
+            else:
+                _multinomial(freq[m], w, order, row)
+                for c in range(C):
+                    count_mc[m, c] = row[c]
+
+        # (2) capture probabilities given everyone's class (missed people are on no list).
+        for c in range(C):
+            observed_class[c] = 0
+            for k in range(n_lists):
+                on_kc[k, c] = 0
+        for m in range(n_cells):
+            for c in range(C):
+                x = count_mc[m, c]
+                if x == 0:
+                    continue
+                observed_class[c] += x
+                for k in range(n_lists):
+                    if cells[m, k] == 1:
+                        on_kc[k, c] += x
+        for c in range(C):
+            n_class[c] = observed_class[c] + count0[c]
+        for k in range(n_lists):
+            for c in range(C):
+                lam[k, c] = _beta(lambda_a + on_kc[k, c], lambda_b + n_class[c] - on_kc[k, c])
+
+        # (3) truncated stick-breaking weights, on the log scale as in LCMCR (sam_nu) so
+        # that tiny weights of empty classes neither underflow nor become exactly zero.
+        later = n_obs + n0
+        log_rest = 0.0
+        for c in range(C - 1):
+            later -= n_class[c]
+            g1 = _log_gamma(1.0 + n_class[c])
+            g2 = _log_gamma(alpha + later)
+            gs = max(g1, g2) + np.log1p(np.exp(-abs(g1 - g2)))
+            log_pi[c] = g1 - gs + log_rest
+            log_rest += g2 - gs
+        log_pi[C - 1] = log_rest
+
+        # (4) probability of the all-zero pattern; (5) the number missed given it.
+        p0 = 0.0
+        for c in range(C):
+            s = log_pi[c]
+            for k in range(n_lists):
+                s += np.log1p(-lam[k, c])
+            w[c] = np.exp(s)
+            p0 += w[c]
+        p0 = min(p0, 1.0)
+        if p0 <= 0.0:
+            n0 = 0
+        else:
+            # NegBin(n_obs, 1 - p0) as a gamma-Poisson mixture (valid for any n_obs, p0).
+            mean = np.random.gamma(n_obs, 1.0) * p0 / max(1.0 - p0, 1e-300)
+            n0 = np.random.poisson(min(mean, _MAX_MISSING_MEAN))
+
+        # (6) classes of the missed people.
+        _multinomial(n0, w, order, count0)
+
+        # (7) concentration, after LCMCR's fixed-alpha warm-up.
+        if sweep >= min(_WARMUP_SWEEPS, tune):
+            alpha = np.random.gamma(alpha_shape + C - 1.0, 1.0 / (alpha_rate - log_pi[C - 1]))
+
+        kept = sweep - tune + 1
+        if kept > 0 and kept % thin == 0:
+            i = kept // thin - 1
+            occupied = 0
+            for c in range(C):
+                if observed_class[c] > 0 or count0[c] > 0:
+                    occupied += 1
+            out_n0[i] = n0
+            out_p0[i] = p0
+            out_alpha[i] = alpha
+            out_occupied[i] = occupied
+    return out_n0, out_p0, out_alpha, out_occupied
