@@ -38,8 +38,9 @@ figures: setup fit  ## benchmark figure and comparison table from the posteriors
 test: setup  ## the default test suite (fast; CI runs this)
 	$(PY) -m pytest
 
-validate: setup  ## slow statistical checks (recovery over many seeds)
+validate: setup  ## slow statistical checks: recovery over many seeds, held-out lists
 	$(PY) -m pytest -m slow
+	PYTHONPATH=scripts $(PY) scripts/heldout_validation.py results/validation
 
 clean:  ## remove generated files (keeps the environment)
 	rm -rf results figures/*.png figures/*.csv

@@ -37,10 +37,12 @@ def main(results: Path, out: Path) -> None:
         diag = json.loads(tree.attrs["diagnostics"])
         n = tree["posterior"]["N"].values.sum(axis=-1).ravel()
         ref = pub.get(card.table.stem, {})
+        # No number where the data cannot estimate N (diagnostics say why).
+        shown = (lambda q: f"{np.quantile(n, q):.0f}") if diag.get("estimable", True) \
+            else (lambda q: "not estimable")
         rows.append({
             "table": card.table.stem, "model": card.model,
-            "N_median": f"{np.median(n):.0f}", "N_q025": f"{np.quantile(n, 0.025):.0f}",
-            "N_q975": f"{np.quantile(n, 0.975):.0f}",
+            "N_median": shown(0.5), "N_q025": shown(0.025), "N_q975": shown(0.975),
             "published": ref.get("estimate", ""), "published_lo": ref.get("lo", ""),
             "published_hi": ref.get("hi", ""), "published_method": ref.get("method", ""),
             "converged": diag["converged"], "max_rhat": diag["max_rhat"],

@@ -1,0 +1,60 @@
+"""Held-out-list validation over the five modern-slavery tables for every model, beside the
+published results of Binette & Steorts (2021) in data/raw/benchmarks/README.md.
+
+usage: heldout_validation.py OUT_DIR     (writes heldout.csv and heldout_summary.csv)
+"""
+
+import sys
+import warnings
+from pathlib import Path
+
+from darkfigure.errors import DataWarning
+from darkfigure.heldout import summarise, validate
+from darkfigure.io import write_text
+from darkfigure.runcard import SAMPLER_DEFAULTS, RunCard
+from darkfigure.summaries import rows_to_csv
+from darkfigure.tables import read_table
+
+TABLES = ["uk5", "netherlands5", "new_orleans5", "western_us5", "australia4"]
+MODELS = ["loglinear", "bma", "latent-class"]
+PUBLISHED = [  # Binette & Steorts (2021), over the same five tables
+    {"model": "dga (published)", "mean_log_relative_bias": -0.34, "rmse_log_relative_bias": 0.60,
+     "coverage": 0.80},
+    {"model": "independence log-linear (published)", "mean_log_relative_bias": -0.29,
+     "rmse_log_relative_bias": 0.55, "coverage": 0.88},
+    {"model": "LCMCR (published)", "mean_log_relative_bias": -0.52,
+     "rmse_log_relative_bias": 0.72, "coverage": 0.60},
+    {"model": "SparseMSE (published)", "mean_log_relative_bias": -0.17,
+     "rmse_log_relative_bias": 0.63, "coverage": 0.90},
+]
+
+
+def main(out: Path) -> None:
+    rows, summary = [], []
+    for model in MODELS:
+        per_model = []
+        for seed, name in enumerate(TABLES):
+            card = RunCard(name=name, model=model, seed=2021 + seed,
+                           table=Path(f"data/raw/benchmarks/{name}.csv"),
+                           sampler=dict(SAMPLER_DEFAULTS))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DataWarning)
+                got = validate(read_table(card.table), card)
+            for row in got:
+                print(f"{model:<13} {name:<13} held out {row['list']:<6} truth {row['truth']:>5}"
+                      f" median {row['N_median']:>8.0f} [{row['N_lo']:.0f}, {row['N_hi']:.0f}]"
+                      f" {'covered' if row['covered'] else 'missed'}", flush=True)
+            per_model += [{"model": model, "table": name} | r for r in got]
+        rows += per_model
+        summary.append({"model": model} | summarise(per_model)
+                       | {"unconverged": sum(not r["converged"] for r in per_model)})
+    summary += PUBLISHED
+    write_text(out / "heldout.csv", rows_to_csv(rows))
+    write_text(out / "heldout_summary.csv", rows_to_csv(summary))
+    for s in summary:
+        print(f"{s['model']:<38} mean {s['mean_log_relative_bias']:+.2f}  RMSE "
+              f"{s['rmse_log_relative_bias']:.2f}  coverage {s['coverage']:.2f}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
