@@ -6,7 +6,7 @@ DF    := $(VENV)/bin/darkfigure
 CARDS := $(wildcard models/*.toml)
 RUNS  := $(patsubst models/%.toml,results/%.nc,$(CARDS))
 
-.PHONY: help setup all fit figures test validate clean
+.PHONY: help setup all fit figures test validate bench clean
 
 help:  ## list the verbs
 	@grep -E '^[a-z]+:.*##' Makefile | sed 's/:.*## /\t/'
@@ -41,6 +41,12 @@ test: setup  ## the default test suite (fast; CI runs this)
 validate: setup  ## slow statistical checks: recovery over many seeds, held-out lists
 	$(PY) -m pytest -m slow
 	PYTHONPATH=scripts $(PY) scripts/heldout_validation.py results/validation
+
+bench: setup  ## timings and ESS/s per model and table, scaling, conting side by side
+	@command -v Rscript >/dev/null || { apt-get update -qq && \
+	  apt-get install -y -qq r-base-core r-cran-conting >/dev/null; } || \
+	  echo "bench: R/conting not installed; the conting comparison is skipped"
+	$(PY) benchmarks/harness.py benchmarks/results.json
 
 clean:  ## remove generated files (keeps the environment)
 	rm -rf results figures/*.png figures/*.csv

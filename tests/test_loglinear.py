@@ -74,3 +74,24 @@ def test_90_percent_intervals_cover_in_most_of_20_simulated_worlds():
     binomial 1% lower tail for p=0.9 is 14)."""
     hits = [lo <= truth <= hi for truth, lo, hi in (_interval(seed) for seed in range(20))]
     assert sum(hits) >= 15, f"coverage {sum(hits)}/20"
+
+
+def test_pymc_sampler_is_the_fallback_and_agrees_with_nutpie(write_csv, monkeypatch):
+    """Without nutpie, PyMC's NUTS samples the same posterior: medians within 5%."""
+    import builtins
+
+    inputs = FitInputs(read_table(write_csv(SMALL)))
+    with_nutpie, _ = fit(card(seed=5), inputs, progress=False)
+    real_import = builtins.__import__
+
+    def no_nutpie(name, *args, **kwargs):
+        if name == "nutpie":
+            raise ImportError("nutpie hidden by the test")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_nutpie)
+    with pytest.warns(RuntimeWarning, match="falling back to PyMC"):
+        with_pymc, _ = fit(card(seed=5), inputs, progress=False)
+    a = np.median(with_nutpie["posterior"]["N"].values)
+    b = np.median(with_pymc["posterior"]["N"].values)
+    assert abs(a - b) / a < 0.05, f"nutpie median {a} vs PyMC median {b}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -105,13 +106,12 @@ def _sample(family: Family, priors, table: CaptureTable, card: RunCard, index: i
     if not family.uses_nuts:
         return module.sample(table, priors, draws=settings["draws"], tune=settings["tune"],
                              chains=settings["chains"], seed=seed, progress=progress, **extra)
-    if settings["sampler"] == "pymc":
+    nutpie = _nutpie() if settings["sampler"] == "nutpie" else None
+    if nutpie is None:
         return pm.sample(model=module.build(table, priors, **extra), draws=settings["draws"],
                          tune=settings["tune"], chains=settings["chains"], random_seed=seed,
                          target_accept=settings["target_accept"], progressbar=progress,
                          nuts_sampler="pymc")
-    import nutpie
-
     if extra:  # a joint model over all strata is compiled for its one table
         compiled = nutpie.compile_pymc_model(module.build(table, priors, **extra))
     else:
@@ -123,6 +123,17 @@ def _sample(family: Family, priors, table: CaptureTable, card: RunCard, index: i
     return nutpie.sample(compiled, draws=settings["draws"], tune=settings["tune"],
                          chains=settings["chains"], seed=seed, progress_bar=progress,
                          target_accept=settings["target_accept"])
+
+
+def _nutpie():
+    """nutpie if it imports; else None, with a warning, and PyMC's own NUTS takes over."""
+    try:
+        import nutpie
+    except ImportError as err:
+        warnings.warn(f"nutpie unavailable ({err}); falling back to PyMC's NUTS sampler, "
+                      "which is much slower", RuntimeWarning, stacklevel=3)
+        return None
+    return nutpie
 
 
 def _with_total(tree: xr.DataTree, table: CaptureTable, seed: int, index: int) -> xr.DataTree:
