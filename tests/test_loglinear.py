@@ -7,7 +7,7 @@ from conftest import SMALL
 from darkfigure.fit import FitInputs, fit
 from darkfigure.models import loglinear
 from darkfigure.runcard import RunCard
-from darkfigure.tables import read_table
+from darkfigure.tables import CaptureTable, read_table
 
 QUICK = {"draws": 300, "tune": 300, "chains": 2, "target_accept": 0.95, "sampler": "nutpie"}
 
@@ -95,3 +95,14 @@ def test_pymc_sampler_is_the_fallback_and_agrees_with_nutpie(write_csv, monkeypa
     a = np.median(with_nutpie["posterior"]["N"].values)
     b = np.median(with_pymc["posterior"]["N"].values)
     assert abs(a - b) / a < 0.05, f"nutpie median {a} vs PyMC median {b}"
+
+
+def test_strata_with_different_parameterisations_combine():
+    """A data-rich stratum samples its two-way terms centred, a sparse one non-centred; the
+    per-stratum posteriors must still combine into one file with N for both."""
+    rng = np.random.default_rng(0)
+    counts = np.stack([rng.poisson(40, 7), rng.poisson(2, 7) + 1])
+    table = CaptureTable.from_array(counts, ["A", "B", "C"], {"region": ["rich", "sparse"]})
+    tree, _ = fit(card(draws=100, tune=100), FitInputs(table), progress=False)
+    assert tree["posterior"]["N"].sizes["stratum"] == 2
+    assert "interaction" in tree["posterior"], "named-dim terms are kept"

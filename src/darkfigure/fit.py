@@ -165,6 +165,12 @@ def _concat_strata(parts: list[xr.DataTree]) -> xr.DataTree:
     groups = {}
     for name in parts[0].children:
         datasets = [p[name].to_dataset() for p in parts if name in p.children]
+        # Sampler internals differ between strata (e.g. which log-linear terms are sampled
+        # centred, with unnamed dims): keep the variables every stratum has in named dims.
+        common = set.intersection(*(set(d.data_vars) for d in datasets))
+        keep = [v for v in datasets[0].data_vars if v in common
+                and not any("_dim_" in str(dim) for dim in datasets[0][v].dims)]
+        datasets = [d[keep] for d in datasets]
         if name == "sample_stats":
             datasets = [d.expand_dims(stratum=p["posterior"]["stratum"].values)
                         for d, p in zip(datasets, parts)]

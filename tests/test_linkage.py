@@ -1,0 +1,241 @@
+"""Record linkage (`darkfigure link`): end to end, privacy, bad input, linkage accuracy.
+
+Everything runs on SYNTHETIC lists from `darkfigure.synthetic_records` with fixed seeds.
+"""
+
+import json
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+pytest.importorskip("splink")
+
+from darkfigure import linkage, linkage_uncertainty, synthetic_records  # noqa: E402
+from darkfigure import cli  # noqa: E402
+from darkfigure.tables import read_table  # noqa: E402
+
+NAMES = ["court", "ngo", "shelter"]
+
+
+def link_main(argv: list[str]) -> int:
+    return cli.main(["link", *argv])
+FAST = ["--draws", "200", "--tune", "200", "--chains", "2", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    data = synthetic_records.generate(600, seed=3)
+    paths = synthetic_records.write(data, tmp_path_factory.mktemp("lists"))
+    return data, paths
+
+
+@pytest.fixture(scope="module")
+def scored(synth):
+    data, paths = synth
+    lists = [linkage.read_record_list(paths[n], n) for n in NAMES]
+    return lists, linkage.score(lists, seed=3)
+
+
+def _args(paths, out, *extra):
+    return [str(paths[n]) for n in NAMES] + ["--names", ",".join(NAMES), "--out", str(out),
+                                             "--seed", "3", *extra]
+
+
+@pytest.fixture(scope="module")
+def linked(synth, tmp_path_factory):
+    """One full run: 3 sampled linkages + the best one, each fitted, pooled."""
+    _, paths = synth
+    out = tmp_path_factory.mktemp("linked") / "out"
+    made = []
+    original = tempfile.mkdtemp
+
+    def spy(*a, **k):
+        made.append(original(*a, **k))
+        return made[-1]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tempfile, "mkdtemp", spy)
+        code = link_main(_args(paths, out, "--linkages", "3", "--min-cell", "3", *FAST))
+    return code, out, made
+
+
+@pytest.fixture(scope="module")
+def stratified(synth, tmp_path_factory):
+    """Link only (no fit), stratified by region and sector."""
+    _, paths = synth
+    out = tmp_path_factory.mktemp("strat") / "out"
+    code = link_main(_args(paths, out, "--linkages", "1", "--strata", "region,sector",
+                           "--min-cell", "3", "--quiet"))
+    return code, out
+
+
+def test_name_key_folds_russian_transliterations():
+    groups = [["Aleksandr", "Alexander", "Aleksander", "Александр"],
+              ["Yuliya", "Julia", "Iuliia", "Юлия"], ["Ivanov", "Ivanoff", "Иванов"],
+              ["Kovalskiy", "Kovalsky", "Kovalski", "Kovalskii"]]
+    for group in groups:
+        keys = {linkage.name_key(n) for n in group}
+        assert len(keys) == 1, f"{group} should share one key, got {keys}"
+
+
+def test_synthetic_lists_are_seeded_and_labelled(synth, tmp_path):
+    data, paths = synth
+    again = synthetic_records.generate(600, seed=3)
+    assert again.rows == data.rows, "same seed must give the same SYNTHETIC lists"
+    for name, path in paths.items():
+        assert path.name.startswith("SYNTHETIC_"), f"{path.name} must say SYNTHETIC"
+    for name in NAMES:
+        header = paths[name].read_text("utf-8").splitlines()[0]
+        assert "SYNTHETIC" in header, f"{paths[name].name} header must say SYNTHETIC: {header}"
+
+
+def test_pairwise_precision_and_recall_above_floor(synth, scored):
+    data, _ = synth
+    _, result = scored
+    truth = np.concatenate([data.truth[n] for n in NAMES])
+    s = linkage_uncertainty.pairwise_scores(result.best, truth)
+    assert s["precision"] >= 0.85, f"pairwise precision {s['precision']:.3f} below 0.85"
+    assert s["recall"] >= 0.65, f"pairwise recall {s['recall']:.3f} below 0.65"
+
+
+def test_splink_clusters_equal_connected_components_of_links(scored):
+    lists, result = scored
+    n = sum(r.n for r in lists)
+    linked = (result.probability >= result.threshold).astype(float)
+    [ours] = linkage_uncertainty.sample_linkages(result.pair_left, result.pair_right, linked,
+                                                 n, 1, seed=0)
+    pairs = {(a, b) for a, b in zip(ours, result.best)}
+    assert len(pairs) == len(set(ours)) == len(set(result.best)), \
+        "thresholded draws must reproduce splink's clustering (same partition)"
+
+
+def test_variance_decomposition_adds_up():
+    rng = np.random.default_rng(0)
+    draws = [xr.DataArray(rng.normal(100 + 10 * i, 5, (2, 50, 1)),
+                          dims=("chain", "draw", "stratum")) for i in range(4)]
+    pooled, report = linkage_uncertainty.pool(draws, draws[0])
+    total = float(pooled.values.var())
+    parts = report["variance_within_linkage"] + report["variance_between_linkages"]
+    assert abs(parts - total) < 1e-6 * total, f"within + between {parts} != pooled {total}"
+    assert report["width_ratio_pooled_to_best"] > 1, "linkage spread must widen the interval"
+
+
+def test_link_end_to_end_writes_aggregated_outputs(linked):
+    code, out, _ = linked
+    assert code in (0, 3), f"exit code {code}: link must run (3 = flagged non-convergence)"
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["capture_table.csv", "diagnostics.json", "estimates.csv",
+                       "linkage_summary.json", "posterior.nc"], written
+    summary = json.loads((out / "linkage_summary.json").read_text())
+    table = read_table(out / "capture_table.csv", lists=NAMES)
+    suppressed = summary["privacy"]["suppressed_records"]
+    hidden = suppressed if isinstance(suppressed, int) else 0
+    assert int(table.observed.sum()) + hidden <= summary["people_best"], \
+        "capture table holds the people of the best linkage, less suppressed cells"
+    tree = xr.open_datatree(out / "posterior.nc", engine="h5netcdf")
+    n = tree["posterior"]["N"]
+    assert n.sizes["chain"] == 3 * 2, "pooled N stacks 2 chains from each of 3 linkages"
+    u = summary["uncertainty"]
+    assert 0 <= u["share_of_variance_from_linkage"] <= 1
+    assert u["N_total_q025_pooled"] <= u["N_total_median_pooled"] <= u["N_total_q975_pooled"]
+    assert tree.attrs["run_card_sha256"], "posterior carries provenance"
+
+
+def test_private_temporary_directory_is_removed(linked):
+    _, _, made = linked
+    assert made, "splink's scratch space must be a private temporary directory"
+    for path in made:
+        assert not Path(path).exists(), f"temporary directory {path} was left behind"
+
+
+def _identifiers(paths) -> set[str]:
+    """Every identifying value in the input lists, as written and as linkage keys."""
+    found = set()
+    for name in NAMES:
+        for line in paths[name].read_text("utf-8").splitlines()[1:]:
+            header = paths[name].read_text("utf-8").splitlines()[0].split(",")
+            row = dict(zip(header, line.split(",")))
+            for field in ("first_name", "surname", "initials", "birth_date"):
+                value = row.get(field, "")
+                if len(value) >= 3:
+                    found.add(value)
+                    if field != "birth_date":
+                        found.add(linkage.name_key(value))
+    return {v for v in found if len(v) >= 3}
+
+
+def _texts(out: Path) -> list[tuple[str, str]]:
+    texts = []
+    for path in out.iterdir():
+        texts.append((path.name, path.read_bytes().decode("utf-8", errors="replace")))
+        if path.suffix == ".nc":
+            tree = xr.open_datatree(path, engine="h5netcdf")
+            for node in tree.subtree:
+                texts.append((f"{path.name} attrs {node.path}", json.dumps(
+                    {k: str(v) for k, v in node.attrs.items()})))
+                for name, var in {**node.dataset.data_vars, **node.dataset.coords}.items():
+                    texts.append((f"{path.name} {node.path}/{name}",
+                                  " ".join(map(str, np.asarray(var.values).ravel()))
+                                  + json.dumps({k: str(v) for k, v in var.attrs.items()})))
+    return texts
+
+
+@pytest.mark.parametrize("run", ["linked", "stratified"])
+def test_no_identifier_in_any_output(run, request, synth):
+    _, paths = synth
+    out = request.getfixturevalue(run)[1]
+    identifiers = _identifiers(paths)
+    assert len(identifiers) > 500, "the scan must look for many names and dates"
+    for where, text in _texts(out):
+        words = set(re.findall(r"[\w.\-']+", text))
+        leaked = identifiers & words
+        assert not leaked, f"{where} contains identifying values {sorted(leaked)[:5]}"
+
+
+def test_min_cell_suppresses_small_cells(stratified):
+    code, out = stratified
+    assert code == 0, "link-only run succeeds"
+    rows = (out / "capture_table.csv").read_text().splitlines()
+    counts = [int(r.rsplit(",", 1)[1]) for r in rows[1:]]
+    assert counts and min(counts) >= 3, f"published cells below --min-cell 3: {min(counts)}"
+    note = json.loads((out / "linkage_summary.json").read_text())["privacy"]
+    assert note["suppressed_cells"] > 0, "region x sector strata must have small cells"
+    assert rows[0] == "region,sector,court,ngo,shelter,count", rows[0]
+
+
+@pytest.mark.parametrize("case, expect", [
+    ("missing", "no such file"), ("empty", "no data rows"),
+    ("unknown_column", "column passport_no: unknown column"),
+    ("no_common", "shares no identifying field"),
+    ("bad_date", "line 3 column birth_date: '31.31.1990' is not a date"),
+    ("identifying_stratum", "cannot be a stratum"),
+])
+def test_bad_input_exits_2_and_writes_nothing(case, expect, synth, tmp_path, capsys):
+    _, paths = synth
+    files = [paths["court"], paths["ngo"], tmp_path / "bad.csv"]
+    extra = []
+    bad = files[2]
+    if case == "empty":
+        bad.write_text("surname,sex\n")
+    elif case == "unknown_column":
+        bad.write_text("surname,passport_no\nIvanova,4510 123456\n")
+    elif case == "no_common":
+        bad.write_text("sex,region\nF,Moscow\n")
+    elif case == "bad_date":
+        bad.write_text("surname,birth_date\nIvanova,01.02.1990\nPetrova,31.31.1990\n")
+    elif case == "identifying_stratum":
+        bad.write_text("surname,sex\nIvanova,F\n")
+        extra = ["--strata", "surname"]
+    out = tmp_path / "out"
+    argv = [str(f) for f in files] + ["--out", str(out), "--quiet", *extra]
+    code = link_main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, f"{case}: exit {code}, expected 2 (bad input)"
+    assert expect in err, f"{case}: message should say '{expect}': {err}"
+    if case not in ("identifying_stratum",):
+        assert "bad.csv" in err, f"{case}: message must name the file: {err}"
+    assert not out.exists(), f"{case}: nothing may be written on bad input"
