@@ -1,0 +1,216 @@
+"""Data-side pieces of the hierarchical model: stratum layout, coverage aggregation, centring
+choice, the world simulator with known truth, and per-group aggregates of joint draws.
+
+Everything here is numpy on the capture table; `hierarchical.build` turns it into a graph.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+from scipy.special import gammaln
+
+from ..tables import CaptureTable
+
+
+def full_patterns(n_lists: int) -> np.ndarray:
+    """All 2^K patterns, row q = binary expansion of q (first list most significant): row 0 is
+    the all-zero cell and row j + 1 is pattern j of `tables.all_patterns`."""
+    codes = np.arange(2**n_lists)
+    return ((codes[:, None] >> np.arange(n_lists - 1, -1, -1)[None, :]) & 1).astype(np.int8)
+
+
+def coded_pairs(patterns: np.ndarray) -> np.ndarray:
+    """(pattern, pair) products of the effect-coded indicators (x - 1/2), pairs in
+    `loglinear.pair_labels` order."""
+    coded = patterns.astype(float) - 0.5
+    return np.stack([coded[:, a] * coded[:, b]
+                     for a, b in itertools.combinations(range(patterns.shape[1]), 2)], axis=1)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Which level of each stratum column (region, sector, ...) every stratum has."""
+
+    columns: tuple[str, ...]
+    levels: dict          # column -> list of level labels
+    index: dict           # column -> (stratum,) level index
+
+
+def layout(table: CaptureTable) -> Layout:
+    levels, index = {}, {}
+    for column in table.strata:
+        values = [str(v) for v in table.counts[column].values]
+        levels[column] = sorted(set(values))
+        index[column] = np.array([levels[column].index(v) for v in values])
+    return Layout(tuple(table.strata), levels, index)
+
+
+def coverage_mask(table: CaptureTable, coverage: xr.DataArray | None) -> np.ndarray:
+    """(stratum, list) bool: which lists operated where (all, without a coverage input)."""
+    if coverage is None:
+        return np.ones((len(table.stratum_labels), table.n_lists), bool)
+    return np.asarray(coverage.sel(stratum=table.stratum_labels, list=list(table.lists))
+                      .values, dtype=bool)
+
+
+@dataclass(frozen=True)
+class Cells:
+    """The likelihood's structure, precomputed once per table.
+
+    Flat indices address the (stratum, full pattern) rate matrix, row-major. Non-empty cells
+    of fully covered strata read one rate (``full_index``); non-empty cells of strata where a
+    list did not operate sum the rates of the 2^u full patterns that agree with them on the
+    covered lists (``part_index`` rows, padded to the widest class, ``part_weight`` 0 on the
+    padding). ``missing_mask`` marks, per stratum, the full patterns with no covered list: the
+    people nobody there could have recorded. Zero cells enter only through the total rate.
+    """
+
+    full_index: np.ndarray
+    full_count: np.ndarray
+    part_index: np.ndarray
+    part_weight: np.ndarray
+    part_count: np.ndarray
+    missing_mask: np.ndarray
+    log_factorial: float
+
+
+def cells(table: CaptureTable, covered: np.ndarray) -> Cells:
+    n_strata, n_lists = covered.shape
+    width = 2**n_lists
+    counts = table.counts.values
+    weights = 1 << np.arange(n_lists - 1, -1, -1)
+    codes = np.arange(width)
+    cover_bits = covered.astype(int) @ weights
+    missing_mask = ((codes[None, :] & cover_bits[:, None]) == 0).astype(float)
+    full_index, full_count, part_rows, part_count = [], [], [], []
+    for s, j in zip(*np.nonzero(counts)):
+        code = j + 1
+        if covered[s].all():
+            full_index.append(s * width + code)
+            full_count.append(counts[s, j])
+        else:  # every full pattern that shows as `code` on the lists that operated here
+            part_rows.append(s * width + codes[(codes & cover_bits[s]) == code])
+            part_count.append(counts[s, j])
+    span = max((len(r) for r in part_rows), default=1)
+    part_index = np.zeros((len(part_rows), span), np.int64)
+    part_weight = np.zeros((len(part_rows), span))
+    for i, row in enumerate(part_rows):
+        part_index[i, :len(row)], part_weight[i, :len(row)] = row, 1.0
+    return Cells(np.array(full_index, np.int64), np.array(full_count, float), part_index,
+                 part_weight, np.array(part_count, float), missing_mask,
+                 float(gammaln(counts + 1.0).sum()))
+
+
+def group_sum(values: np.ndarray, index: np.ndarray, n_levels: int) -> np.ndarray:
+    """Sum ``values`` (stratum, ...) within the levels of one stratum column."""
+    out = np.zeros((n_levels,) + values.shape[1:])
+    np.add.at(out, index, values)
+    return out
+
+
+@dataclass(frozen=True)
+class Information:
+    """Records informing each kind of effect, per stratum: the basis of the centring choice
+    (an effect the data pin down better than its prior is sampled centred)."""
+
+    records: np.ndarray     # (stratum,) people observed
+    on_list: np.ndarray     # (stratum, list) records on the list, where it operated
+    off_list: np.ndarray    # (stratum, list) records not on it, where it operated
+    overlap: np.ndarray     # (stratum, pair) records on both lists of the pair
+    multiple: np.ndarray    # (stratum,) records on two lists or more
+
+
+def information(table: CaptureTable, covered: np.ndarray) -> Information:
+    counts, patterns = table.counts.values.astype(float), table.patterns
+    records = counts.sum(axis=1)
+    on_list = counts @ patterns
+    off_list = np.where(covered, records[:, None] - on_list, 0.0)
+    pairs = np.stack([patterns[:, a] * patterns[:, b] for a, b in
+                      itertools.combinations(range(table.n_lists), 2)], axis=1) \
+        if table.n_lists > 1 else np.zeros((len(patterns), 0))
+    return Information(records, on_list, off_list, counts @ pairs,
+                       counts @ (patterns.sum(axis=1) >= 2))
+
+
+def simulate(n_regions: int = 8, n_sectors: int = 6, n_lists: int = 4, *,
+             size: float = 200.0, rng: np.random.Generator | None = None,
+             hard_share: float = 0.3, hard_shift: float = -1.0, referral: float = 1.0,
+             avoidance: float = -1.0, reporting: float = 0.15, uncovered: float = 0.0):
+    """A world with known truth, generated person by person rather than from the model.
+
+    True sizes: log N = log(size) + region + sector + a small interaction. Two latent classes
+    of catchability: a share ``hard_share`` of people has every capture log-odds lowered by
+    ``-hard_shift`` (individual heterogeneity). Within a class, capture log-odds are list +
+    region x list + sector x list effects, and the capture histories follow a log-linear law
+    with referral between lists 1 and 2 (log odds ratio ``referral``) and avoidance between
+    the last two lists (``avoidance``; lists 2 and 3 when there are three). The official count
+    is Binomial(N, r) with logit r = logit(reporting) + region + sector effects. With
+    ``uncovered`` > 0, the last list did not operate in that share of regions: records there
+    show only their pattern on the other lists. Returns (table, official, truth) where truth
+    holds ``N``, ``reporting_rate`` and ``coverage`` (DataArrays over ``stratum``).
+    """
+    rng = rng or np.random.default_rng()
+    regions = [f"R{i + 1:02d}" for i in range(n_regions)]
+    sectors = [f"S{j + 1:02d}" for j in range(n_sectors)]
+    reg, sec = np.repeat(np.arange(n_regions), n_sectors), np.tile(np.arange(n_sectors),
+                                                                   n_regions)
+    log_n = (np.log(size) + rng.normal(0, 0.7, n_regions)[reg]
+             + rng.normal(0, 0.5, n_sectors)[sec] + rng.normal(0, 0.15, len(reg)))
+    n_true = rng.poisson(np.exp(log_n))
+    logit = (rng.uniform(-2.0, -0.8, n_lists)[None, :]
+             + rng.normal(0, 0.5, (n_regions, n_lists))[reg]
+             + rng.normal(0, 0.3, (n_sectors, n_lists))[sec])
+    full = full_patterns(n_lists)
+    dependence = np.zeros((n_lists, n_lists))
+    dependence[0, 1] = referral
+    dependence[(n_lists - 2, n_lists - 1) if n_lists > 3 else (1, 2)] = avoidance
+    pair_term = np.einsum("qa,ab,qb->q", full, dependence, full)
+    counts = np.zeros((len(reg), 2**n_lists), np.int64)
+    hard = rng.binomial(n_true, hard_share)
+    for shift, people in ((0.0, n_true - hard), (hard_shift, hard)):
+        log_p = full @ (logit + shift).T - np.log1p(np.exp(logit + shift)).sum(axis=1) \
+            + pair_term[:, None]
+        prob = np.exp(log_p - log_p.max(axis=0))
+        prob /= prob.sum(axis=0)
+        counts += np.array([rng.multinomial(n, p) for n, p in zip(people, prob.T)])
+    covered = np.ones((len(reg), n_lists), bool)
+    if uncovered > 0:
+        gone = rng.permutation(n_regions)[:max(1, round(uncovered * n_regions))]
+        covered[np.isin(reg, gone), -1] = False
+        off = full[:, -1] == 1
+        counts[:, ~off] += np.where(~covered[:, -1:], counts[:, off], 0)
+        counts[:, off] *= covered[:, -1:]
+    rate = 1 / (1 + np.exp(-(np.log(reporting / (1 - reporting))
+                             + rng.normal(0, 0.5, n_regions)[reg]
+                             + rng.normal(0, 0.3, n_sectors)[sec])))
+    table = CaptureTable.from_array(counts[:, 1:], [chr(ord("A") + k) for k in range(n_lists)],
+                                    {"region": [regions[i] for i in reg],
+                                     "sector": [sectors[j] for j in sec]})
+    labels = {"stratum": table.stratum_labels}
+    official = xr.DataArray(rng.binomial(n_true, rate), dims="stratum", coords=labels,
+                            name="official")
+    truth = {"N": xr.DataArray(n_true, dims="stratum", coords=labels, name="N"),
+             "reporting_rate": xr.DataArray(rate, dims="stratum", coords=labels),
+             "coverage": xr.DataArray(covered, dims=("stratum", "list"),
+                                      coords=labels | {"list": list(table.lists)})}
+    return table, official, truth
+
+
+def aggregate(tree: xr.DataTree, by: str = "region") -> xr.Dataset:
+    """Per-group draws from the joint posterior: ``N`` (chain, draw, by) summed over the
+    group's strata in each draw, ``official`` (by) summed, and ``ratio`` = N / official
+    (NaN where the group recorded nothing: no finite multiplier exists there)."""
+    n = tree["posterior"]["N"]
+    column = tree["observed_data"]["count"][by].values
+    n = n.assign_coords({by: ("stratum", column)}).groupby(by).sum("stratum")
+    out = xr.Dataset({"N": n.transpose("chain", "draw", by)})
+    if "constant_data" in tree.children and "official" in tree["constant_data"].dataset:
+        official = tree["constant_data"]["official"].assign_coords(
+            {by: ("stratum", column)}).groupby(by).sum("stratum")
+        out["official"] = official
+        out["ratio"] = (out["N"] / official).where(official > 0)
+    return out
