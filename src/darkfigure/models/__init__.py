@@ -46,6 +46,7 @@ REGISTRY: dict[str, Family] = {
     "loglinear": Family("loglinear", "loglinear"),
     "bma": Family("bma", "bma"),
     "latent-class": Family("latent-class", "latent_class"),
+    "hierarchical": Family("hierarchical", "hierarchical", pools_strata=True),
 }
 
 
