@@ -52,10 +52,37 @@ def run(card: RunCard, card_text: str, progress: bool = True) -> Outcome:
 
 
 def write_estimate_dir(out: Path, outcome: Outcome) -> None:
-    """posterior.nc, estimates.csv and diagnostics.json (DESIGN.md)."""
+    """posterior.nc, estimates.csv and diagnostics.json (DESIGN.md); with two or more
+    stratum columns also the first two's heatmaps and forest plots (N, and N / official
+    when official counts were given)."""
     io.write_posterior(outcome.tree, out / "posterior.nc", outcome.attrs)
     io.write_text(out / "estimates.csv", summaries.rows_to_csv(outcome.rows))
     io.write_json(out / "diagnostics.json", outcome.diagnostics)
+    for name, figure in stratum_figures(outcome.tree).items():
+        with io.atomic_path(out / f"{name}.png") as tmp:
+            figure.savefig(tmp, dpi=200, format="png")
+
+
+def stratum_figures(tree: xr.DataTree) -> dict:
+    """Heatmaps of N (and N / official) over the first two stratum columns, forest plots by
+    each; nothing for tables with fewer than two stratum columns."""
+    from . import plotting
+
+    counts = tree["observed_data"]["count"]
+    columns = [c for c in counts.coords if c not in ("stratum", "pattern")
+               and counts[c].dims == ("stratum",)]
+    if len(columns) < 2:
+        return {}
+    quantities = ["N"] + (["ratio"] if "constant_data" in tree.children
+                          and "official" in tree["constant_data"].dataset else [])
+    figures = {}
+    for quantity in quantities:
+        figures[f"heatmap_{quantity}"] = plotting.heatmap(tree, quantity, rows=columns[0],
+                                                          columns=columns[1])
+        for by in columns[:2]:
+            figures[f"forest_{quantity}_by_{by}"] = plotting.forest(tree, by=by,
+                                                                    quantity=quantity)
+    return figures
 
 
 def compare_dir(table_path: Path, out: Path, card: RunCard, models: list[str] | None,
