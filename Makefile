@@ -27,7 +27,7 @@ fit: setup $(RUNS)  ## fit every run card in models/ into results/ (only what ch
 
 results/%.nc: models/%.toml $(VENV)/.stamp
 	@$(DF) fit $< --quiet; status=$$?; \
-	if [ $$status -eq 3 ]; then echo "NOTE: $< did not converge (flagged in the file)"; \
+	if [ $$status -eq 3 ]; then echo "NOTE: $< did not converge or N has no estimate (flagged in the file)"; \
 	elif [ $$status -ne 0 ]; then exit $$status; fi
 
 figures: setup fit  ## benchmark figure and comparison table from the posteriors
@@ -41,6 +41,8 @@ test: setup  ## the default test suite (fast; CI runs this)
 validate: setup  ## slow statistical checks: recovery over many seeds, held-out lists
 	$(PY) -m pytest -m slow
 	PYTHONPATH=scripts $(PY) scripts/heldout_validation.py results/validation
+	$(DF) calibrate --scenarios scenarios/*.toml --models loglinear,bma,latent-class \
+	  --replicates 100 --out results/calibration
 
 bench: setup  ## timings and ESS/s per model and table, scaling, conting side by side
 	@command -v Rscript >/dev/null || { apt-get update -qq && \

@@ -12,7 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import cli_linkage, io, summaries, workflow
+from . import cli_calibration, cli_linkage, io, summaries, workflow
 from .errors import DataWarning, InputError, ProvenanceWarning
 from .runcard import SAMPLER_DEFAULTS, RunCard, read_card
 
@@ -133,6 +133,7 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("posterior")
     rep.set_defaults(func=cmd_reproduce)
     cli_linkage.register(sub)
+    cli_calibration.register(sub)
     for command in (est, com, val, fit, rep):
         command.add_argument("--quiet", action="store_true", help="no progress output")
     return top
