@@ -46,13 +46,15 @@ def chain_modes(n_draws: np.ndarray) -> str | None:
 
 
 def diagnose(tree: xr.DataTree, table: CaptureTable, seconds: float,
-             estimability=None) -> dict:
+             estimability=None, diagnosed: tuple[str, ...] | None = None) -> dict:
     """Convergence of the fit and data warnings; ``estimability(table, label)`` (a family's
-    check) says where N has no estimate and so must not be reported."""
+    check) says where N has no estimate and so must not be reported; ``diagnosed`` restricts
+    R-hat to the quantities a family declares meaningful (e.g. label-invariant ones)."""
     posterior = tree["posterior"].to_dataset()
     chains = posterior.sizes["chain"]
     numeric = posterior[[v for v in posterior.data_vars
-                         if np.issubdtype(posterior[v].dtype, np.number)]]
+                         if np.issubdtype(posterior[v].dtype, np.number)
+                         and (diagnosed is None or v in diagnosed)]]
     rhat = az.rhat(numeric)
     rhat_by_var = {v: _finite_max(rhat[v].values) for v in rhat.data_vars}
     ess_n = az.ess(posterior[["N"]], method="bulk")["N"]

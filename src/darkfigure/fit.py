@@ -79,7 +79,8 @@ def fit(card: RunCard, inputs: FitInputs, progress: bool = True) -> tuple[xr.Dat
     seconds = time.perf_counter() - start
     tree = _attach_data(tree, inputs)
     return tree, diag.diagnose(tree, table, seconds,
-                               getattr(family.module, "estimability", None))
+                               getattr(family.module, "estimability", None),
+                               getattr(family.module, "DIAGNOSED", None))
 
 
 def _covered(sub: CaptureTable, coverage: xr.DataArray | None) -> CaptureTable:

@@ -41,6 +41,12 @@ ASSUMPTION = ("heterogeneity is captured by a finite mixture of latent classes w
               "lists are independent; people on no list are a mixture of the same classes")
 
 
+#: What convergence is judged on (Manrique-Vallier 2016): N and the probability of being on no
+#: list are label-invariant targets; alpha and the number of occupied classes are nuisance
+#: quantities that mix slowly without affecting N, so they are stored but not diagnosed.
+DIAGNOSED = ("N", "missing_probability")
+
+
 class ChainDisagreementWarning(UserWarning):
     """Chains of one fit settled in different regions of N: multimodal or not mixed."""
 
