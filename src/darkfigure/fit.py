@@ -10,6 +10,8 @@ stratum fitted alone (its cells on that list were never observable).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
 import time
 import warnings
@@ -33,6 +35,7 @@ class FitInputs:
     table: CaptureTable
     official: xr.DataArray | None = None
     coverage: xr.DataArray | None = None
+    aggregates: tuple = ()   # stratadata.Aggregate sources (pooling families only)
 
 
 def make_priors(family: Family, overrides: dict):
@@ -62,6 +65,9 @@ def fit(card: RunCard, inputs: FitInputs, progress: bool = True) -> tuple[xr.Dat
     if limits and not limits[0] <= table.n_lists <= limits[1]:
         raise InputError(f"model '{family.name}' handles {limits[0]}-{limits[1]} lists; the "
                          f"table has {table.n_lists}: merge lists or choose another model")
+    if inputs.aggregates and not family.pools_strata:
+        raise InputError(f"aggregate-only sources enter only the hierarchical model, as margins "
+                         f"over strata; model '{family.name}' fits each stratum on its own")
     start = time.perf_counter()
     if family.pools_strata:
         tree = _sample(family, priors, table, card, 0, progress, inputs)
@@ -78,9 +84,17 @@ def fit(card: RunCard, inputs: FitInputs, progress: bool = True) -> tuple[xr.Dat
         tree = _concat_strata(parts)
     seconds = time.perf_counter() - start
     tree = _attach_data(tree, inputs)
-    return tree, diag.diagnose(tree, table, seconds,
-                               getattr(family.module, "estimability", None),
+    return tree, diag.diagnose(tree, table, seconds, _estimability(family, priors),
                                getattr(family.module, "DIAGNOSED", None))
+
+
+def _estimability(family: Family, priors):
+    """The family's estimability check, told the priors when it depends on them (the
+    independence log-linear model can estimate what the pairwise one cannot)."""
+    check = getattr(family.module, "estimability", None)
+    if check is None or "priors" not in inspect.signature(check).parameters:
+        return check
+    return functools.partial(check, priors=priors)
 
 
 def _covered(sub: CaptureTable, coverage: xr.DataArray | None) -> CaptureTable:
@@ -104,6 +118,8 @@ def _sample(family: Family, priors, table: CaptureTable, card: RunCard, index: i
     seed = stratum_seed(card.seed, index)
     module = family.module
     extra = {"official": inputs.official, "coverage": inputs.coverage} if inputs else {}
+    if inputs is not None and inputs.aggregates:
+        extra["aggregates"] = inputs.aggregates
     if not family.uses_nuts:
         return module.sample(table, priors, draws=settings["draws"], tune=settings["tune"],
                              chains=settings["chains"], seed=seed, progress=progress, **extra)
@@ -192,6 +208,19 @@ def _attach_data(tree: xr.DataTree, inputs: FitInputs) -> xr.DataTree:
         constant["official"] = inputs.official
     if inputs.coverage is not None:
         constant["covered"] = inputs.coverage.astype(np.int8)
+    if inputs.aggregates:
+        constant["aggregate_count"] = aggregate_counts(inputs.aggregates)
     if constant:
         groups["constant_data"] = xr.Dataset(constant)
     return xr.DataTree.from_dict(groups)
+
+
+def aggregate_counts(aggregates) -> xr.DataArray:
+    """Every aggregate source's counts along one ``aggregate_group`` dim, with its ``source``
+    and ``group`` (the group's levels joined by '|', or 'all') as coordinates."""
+    names = [a.name for a in aggregates for _ in a.groups]
+    groups = [g for a in aggregates for g in a.groups]
+    return xr.DataArray(np.concatenate([a.count for a in aggregates]), dims="aggregate_group",
+                        coords={"aggregate_group": [f"{n}:{g}" for n, g in zip(names, groups)],
+                                "source": ("aggregate_group", names),
+                                "group": ("aggregate_group", groups)}, name="aggregate_count")

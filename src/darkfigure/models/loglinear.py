@@ -23,6 +23,11 @@ Priors (all documented in `Priors`):
   scale of 1 allows odds ratios of e^2 between lists without much pull while taming the
   non-existent estimates of never-overlapping pairs (Chan, Silverman & Vincent 2021, JASA
   116:1297), which would otherwise drift to minus infinity.
+
+``interactions = false`` drops the two-way terms: the independence model, the baseline of the
+held-out-list validation of Binette & Steorts (2021, arXiv 2112.01594). It assumes every pair
+of lists independent in the whole population, a strong assumption that referral between
+agencies violates; it is there for comparison, not as a default.
 """
 
 from __future__ import annotations
@@ -51,6 +56,8 @@ class Priors:
     #: records in every stratum) and non-centres the rest; "centred"/"noncentred" force one.
     parameterisation: str = "auto"
     centred_min_overlap: int = 10
+    #: False: no two-way terms, the independence model (a baseline, see the module docstring).
+    interactions: bool = True
 
 
 def pair_labels(lists) -> list[str]:
@@ -82,8 +89,12 @@ def build(table: CaptureTable, priors: Priors = Priors()) -> pm.Model:
         centre = pm.Data("log_mean_cell", _log_mean_cell(table), dims="stratum")
         level = pm.Normal("mean_log_cell", mu=centre, sigma=priors.intercept_sd, dims="stratum")
         main = pm.Normal("main_effect", 0.0, priors.main_effect_sd, dims=("stratum", "list"))
-        scale = pm.HalfNormal("interaction_scale", priors.interaction_scale_sd, dims="stratum")
-        interaction = _interactions(scale, centred, len(coords["stratum"]))
+        if priors.interactions:
+            scale = pm.HalfNormal("interaction_scale", priors.interaction_scale_sd,
+                                  dims="stratum")
+            interaction = _interactions(scale, centred, len(coords["stratum"]))
+        else:
+            interaction = pm.math.zeros((len(coords["stratum"]), len(coords["pair"])))
         log_mu = level[:, None] + main @ coded.T + interaction @ coded_pairs.T
         pm.Poisson("cell", mu=pm.math.exp(log_mu), observed=count, dims=("stratum", "pattern"))
         # The all-zero cell in effect coding: x = 0 for every list.
@@ -137,13 +148,23 @@ def data_for(table: CaptureTable) -> dict[str, np.ndarray]:
     return {"count": table.counts.values, "log_mean_cell": _log_mean_cell(table)}
 
 
-def estimability(table: CaptureTable, label: str) -> str | None:
+def estimability(table: CaptureTable, label: str,
+                 priors: Priors = Priors()) -> str | None:
     """Why the data cannot estimate N in one stratum under this model, or None."""
+    if not priors.interactions:
+        # Under independence the MLE of N exists as soon as some record is on two lists.
+        multiple = table.patterns.sum(axis=1) >= 2
+        if table.counts.values[:, multiple].sum() == 0:
+            return (f"stratum {label}: no record is on more than one list, so even the "
+                    "independence model cannot estimate N")
+        return None
     return sparsity.message(sparsity.check_pairwise(table, label))
 
 
 def structure_key(table: CaptureTable, priors: Priors) -> tuple:
     """What besides lists and priors shapes the compiled graph: the centring choice."""
+    if not priors.interactions:
+        return ("independence",)
     return tuple(_centred_pairs(table, priors))
 
 
