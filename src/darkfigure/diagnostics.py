@@ -98,3 +98,35 @@ def diagnose(tree: xr.DataTree, table: CaptureTable, seconds: float,
                        "divergences": 0},
         "notes": notes,
     }
+
+
+def diagnose_draws(tree: xr.DataTree, headline: str, seconds: float, notes=()) -> dict:
+    """Diagnostics of a family that draws its posterior exactly (independent draws, no
+    sampler state): the keys of `diagnose`, with the bulk ESS of ``headline`` (e.g. the
+    multiplier) in place of N's. R-hat and ESS are still computed, so draws that were not
+    independent after all (a bug) would show, and too few draws are flagged as for MCMC."""
+    posterior = tree["posterior"].to_dataset()
+    chains = posterior.sizes["chain"]
+    rhat = az.rhat(posterior)
+    rhat_by_var = {v: _finite_max(rhat[v].values) for v in rhat.data_vars}
+    min_ess = float(np.nanmin(az.ess(posterior[[headline]], method="bulk")[headline].values))
+    max_rhat = _finite_max(list(rhat_by_var.values()))
+    converged = (not math.isnan(max_rhat) and max_rhat <= RHAT_MAX
+                 and min_ess >= ESS_PER_CHAIN_MIN * chains)
+    return {
+        "converged": bool(converged),
+        "estimable": True,
+        "unestimable_strata": [],
+        "headline": headline,
+        "max_rhat": round(max_rhat, 4),
+        "max_rhat_variable": max(rhat_by_var, key=lambda v: rhat_by_var[v]),
+        "min_ess_bulk_N": round(min_ess, 1),
+        "divergences": 0,
+        "chains": int(chains),
+        "draws": int(posterior.sizes["draw"]),
+        "seconds": round(seconds, 2),
+        "ess_N_per_second": round(min_ess / seconds, 1) if seconds > 0 else None,
+        "thresholds": {"max_rhat": RHAT_MAX, "min_ess_bulk_N": ESS_PER_CHAIN_MIN * chains,
+                       "divergences": 0},
+        "notes": list(notes),
+    }

@@ -65,6 +65,24 @@ def estimate_rows(tree: xr.DataTree, unestimable=()) -> list[dict]:
     return rows
 
 
+def multiplier_rows(tree: xr.DataTree) -> list[dict]:
+    """One row per comparison of a ``multiplier`` fit: its figures, the ratio of the
+    published yearly counts, the source's own ratio where it gives one, and the posterior of
+    the multiplier (court-recorded cases per official case)."""
+    comps = tree["comparisons"].to_dataset()
+    draws = tree["posterior"]["multiplier"].transpose("chain", "draw", "comparison")
+    rows = []
+    for i, name in enumerate(comps["comparison"].values):
+        published = float(comps["published"].values[i])
+        row = {"comparison": str(name), "numerator": str(comps["numerator"].values[i]),
+               "denominator": str(comps["denominator"].values[i]),
+               "count_ratio": float(comps["count_ratio"].values[i]),
+               "published": None if np.isnan(published) else published}
+        row.update(describe(draws.sel(comparison=name).values, "multiplier"))
+        rows.append(row)
+    return rows
+
+
 def _blank(row: dict) -> dict:
     return {k: (None if k.startswith(("N_", "ratio_")) else v) for k, v in row.items()}
 
@@ -99,7 +117,10 @@ def _fmt(value) -> str:
 
 
 def terminal_table(rows: list[dict], diagnostics: dict) -> str:
-    """A readable summary for the terminal: N median and 95% interval per stratum."""
+    """A readable summary for the terminal: N median and 95% interval per stratum (or the
+    multiplier per comparison)."""
+    if "comparison" in rows[0]:
+        return _multiplier_table(rows, diagnostics)
     keys = [k for k in rows[0] if k not in ("observed", "official") and not
             k.startswith(("N_", "ratio_"))]
     has_ratio = "ratio_median" in rows[0]
@@ -129,3 +150,19 @@ def terminal_table(rows: list[dict], diagnostics: dict) -> str:
                  f"{diagnostics['seconds']} s")
     lines += [f"note: {n}" for n in diagnostics["notes"]]
     return "\n".join(lines)
+
+
+def _status(diagnostics: dict) -> list[str]:
+    status = "converged" if diagnostics["converged"] else "NOT CONVERGED"
+    return [f"{status}: max R-hat {diagnostics['max_rhat']}, min bulk ESS "
+            f"{diagnostics['min_ess_bulk_N']}, {diagnostics['seconds']} s"] + \
+        [f"note: {n}" for n in diagnostics["notes"]]
+
+
+def _multiplier_table(rows: list[dict], diagnostics: dict) -> str:
+    width = max(len(r["comparison"]) for r in rows)
+    lines = [f"{'comparison':<{width}}  {'counts':>7}  multiplier median [95%]"]
+    lines += [f"{r['comparison']:<{width}}  {r['count_ratio']:>7.3g}  "
+              f"{r['multiplier_median']:.3g} [{r['multiplier_q025']:.3g}, "
+              f"{r['multiplier_q975']:.3g}]" for r in rows]
+    return "\n".join(lines + _status(diagnostics))
