@@ -105,12 +105,57 @@ def test_pairwise_precision_and_recall_above_floor(synth, scored):
 def test_splink_clusters_equal_connected_components_of_links(scored):
     lists, result = scored
     n = sum(r.n for r in lists)
-    linked = (result.probability >= result.threshold).astype(float)
-    [ours] = linkage_uncertainty.sample_linkages(result.pair_left, result.pair_right, linked,
-                                                 n, 1, seed=0)
+    ours = linkage_uncertainty.threshold_partition(result.pair_left, result.pair_right,
+                                                   result.probability, n, result.threshold)
     pairs = {(a, b) for a, b in zip(ours, result.best)}
     assert len(pairs) == len(set(ours)) == len(set(result.best)), \
-        "thresholded draws must reproduce splink's clustering (same partition)"
+        "thresholded links must reproduce splink's clustering (same partition)"
+
+
+def _exact_partition_law(p: dict, n: int, floor: float) -> dict:
+    """P(partition) ∝ prod of odds over linked pairs, by enumerating all partitions of n."""
+    def partitions(items):
+        if not items:
+            yield []
+            return
+        first, rest = items[0], items[1:]
+        for part in partitions(rest):
+            for k in range(len(part)):
+                yield part[:k] + [[first] + part[k]] + part[k + 1:]
+            yield [[first]] + part
+
+    law = {}
+    for part in partitions(list(range(n))):
+        weight = 1.0
+        for block in part:
+            for i in block:
+                for j in block:
+                    if i < j:
+                        q = p.get((i, j), floor)
+                        weight *= q / (1 - q)
+        law[tuple(sorted(tuple(b) for b in part))] = weight
+    total = sum(law.values())
+    return {k: v / total for k, v in law.items()}
+
+
+def test_partition_draws_follow_the_transitive_pairwise_law():
+    """Gibbs draws of partitions match the exact law on 4 records (a chain with a weak pair):
+    independent pair draws closed transitively would over-merge here."""
+    p = {(0, 1): 0.9, (1, 2): 0.3, (2, 3): 0.8, (0, 2): 0.2}
+    left, right = np.array([k[0] for k in p]), np.array([k[1] for k in p])
+    law = _exact_partition_law(p, 4, floor=0.01)
+    draws = linkage_uncertainty.sample_partitions(left, right, np.array(list(p.values())), 4,
+                                                  4000, seed=1, floor=0.01, burn=10, thin=2)
+    seen: dict = {}
+    for d in draws:
+        key = tuple(sorted(tuple(np.flatnonzero(d == c)) for c in np.unique(d)))
+        seen[key] = seen.get(key, 0) + 1 / len(draws)
+    for part, prob in law.items():
+        got = seen.get(part, 0.0)
+        assert abs(got - prob) < 0.03, f"partition {part}: sampled {got:.3f}, exact {prob:.3f}"
+    again = linkage_uncertainty.sample_partitions(left, right, np.array(list(p.values())), 4,
+                                                  50, seed=1, floor=0.01, burn=10, thin=2)
+    assert all((a == b).all() for a, b in zip(again, draws[:50])), "same seed, same draws"
 
 
 def test_variance_decomposition_adds_up():

@@ -155,7 +155,9 @@ def read_record_list(path: str | Path, name: str) -> RecordList:
         initial = name_key(re.split(r"[.\s]", get.get("initials", "").strip() + ".")[0])
         feats["fn_key"].append(fn or None)
         feats["sn_key"].append(name_key(get.get("surname", "")) or None)
-        feats["fi"].append((fn or initial)[:1] or None)
+        # Е is written E, Ye, Je or Ie, so a court's "Y." may stand for Elena: initials E and
+        # I (from I, Y, J) are not told apart
+        feats["fi"].append((fn or initial)[:1].replace("e", "i") or None)
         feats["birth_date"].append(born.isoformat() if born else None)
         for key, value in (("birth_year", year), ("by_lo", lo), ("by_hi", hi)):
             feats[key].append(value)
@@ -206,16 +208,27 @@ def _settings(seed: int):
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
 
+    # Each comparison is NULL (no evidence either way) unless both records hold the field
+    # in the same form, so its m and u are estimated only from pairs where it means one
+    # thing: a first name against a first name, an initial only where one side has no first
+    # name, an exact birth year against an exact year, an age band only where one side has
+    # a band. Mixing these in one comparison made m depend on which lists a training block
+    # happened to contain (an exact first-name match weighed almost nothing).
     first = cl.CustomComparison([
-        cll.NullLevel("fi"), cll.ExactMatchLevel("fn_key", term_frequency_adjustments=True),
+        cll.NullLevel("fn_key"), cll.ExactMatchLevel("fn_key", term_frequency_adjustments=True),
         cll.JaroWinklerLevel("fn_key", 0.9), cll.JaroWinklerLevel("fn_key", 0.75),
-        cll.ExactMatchLevel("fi"), cll.ElseLevel()], output_column_name="first_name")
+        cll.ElseLevel()], output_column_name="first_name")
+    initial = cl.CustomComparison([
+        cll.CustomLevel("fi_l is null or fi_r is null or (fn_key_l is not null and "
+                        "fn_key_r is not null)", "initial not compared").configure(
+                            is_null_level=True),
+        cll.ExactMatchLevel("fi"), cll.ElseLevel()], output_column_name="initial")
     surname = cl.CustomComparison([
         cll.NullLevel("sn_key"), cll.ExactMatchLevel("sn_key", term_frequency_adjustments=True),
         cll.JaroWinklerLevel("sn_key", 0.92), cll.JaroWinklerLevel("sn_key", 0.8),
         cll.ElseLevel()], output_column_name="surname")
     born = cl.CustomComparison([
-        cll.NullLevel("by_lo"), cll.ExactMatchLevel("birth_date"),
+        cll.NullLevel("birth_year"), cll.ExactMatchLevel("birth_date"),
         # day and month swapped: a frequent clerical error in DD.MM vs MM.DD sources
         cll.CustomLevel("substr(birth_date_l, 1, 4) = substr(birth_date_r, 1, 4) and "
                         "substr(birth_date_l, 6, 2) = substr(birth_date_r, 9, 2) and "
@@ -223,18 +236,34 @@ def _settings(seed: int):
                         "day and month swapped"),
         cll.ExactMatchLevel("birth_year"),
         cll.CustomLevel("abs(birth_year_l - birth_year_r) <= 1", "birth year within 1"),
+        cll.ElseLevel()], output_column_name="birth_year")
+    band = cl.CustomComparison([
+        cll.CustomLevel("by_lo_l is null or by_lo_r is null or (birth_year_l is not null and "
+                        "birth_year_r is not null)", "no age band compared").configure(
+                            is_null_level=True),
         cll.CustomLevel("by_lo_l <= by_hi_r and by_lo_r <= by_hi_l", "age bands overlap"),
-        cll.ElseLevel()], output_column_name="birth")
+        cll.ElseLevel()], output_column_name="age_band")
     # Candidate pairs: any rule suffices, so a record missing (or misspelling) one field
     # is still found through the others; age-band lists reach exact-year lists by overlap.
     overlap = "l.by_lo <= r.by_hi and r.by_lo <= l.by_hi"
     rules = [block_on("sn_key", "fi"), block_on("sn_key", "region"),
              block_on("fn_key", "birth_year"), block_on("fi", "birth_year", "region"),
              block_on("fn_key", "substr(sn_key, 1, 2)", "sex"),
-             f"l.fn_key = r.fn_key and l.region = r.region and {overlap}"]
+             f"l.fn_key = r.fn_key and l.region = r.region and {overlap}",
+             # a misspelt surname: its first three letters, initial and birth range
+             f"substr(l.sn_key, 1, 3) = substr(r.sn_key, 1, 3) and l.fi = r.fi and {overlap}",
+             f"l.sn_key = r.sn_key and {overlap}",
+             f"substr(l.sn_key, 1, 3) = substr(r.sn_key, 1, 3) and l.region = r.region "
+             f"and {overlap}",
+             # no usable name on one side (court lists give initials only, and any name may
+             # be missing): initial or nothing, plus where and who the person is
+             f"l.region = r.region and l.nationality = r.nationality and l.sex = r.sex "
+             f"and {overlap}",
+             f"l.region = r.region and l.nationality = r.nationality and l.sex = r.sex and "
+             f"l.birth_year = r.birth_year"]
     return SettingsCreator(
         link_type="link_and_dedupe", unique_id_column_name="record",
-        comparisons=[first, surname, born, cl.ExactMatch("sex"), cl.ExactMatch("nationality"),
+        comparisons=[first, initial, surname, born, band, cl.ExactMatch("sex"), cl.ExactMatch("nationality"),
                      cl.ExactMatch("region"), cl.ExactMatch("sector")],
         blocking_rules_to_generate_predictions=rules, retain_matching_columns=False,
         linker_uid=f"df{seed}")
@@ -285,7 +314,11 @@ def score(lists: list[RecordList], *, seed: int = 0, threshold: float = 0.5,
              "r.by_lo <= l.by_hi"], recall=rule_recall)
         train.estimate_u_using_random_sampling(max_pairs=min(5e6, max(1e5, n * 20.0)),
                                                seed=seed)
-        for rule in (block_on("sn_key", "fi"), block_on("birth_year", "region")):
+        # three blocks so that every comparison is trained on pairs from every pair of lists
+        # that can show it: names and birth years (court-ngo), first names and age bands
+        # (ngo-shelter), initials with bands (court-shelter)
+        for rule in (block_on("sn_key", "fi"), block_on("fn_key", "region"),
+                     block_on("birth_year", "region")):
             train.estimate_parameters_using_expectation_maximisation(
                 rule, estimate_without_term_frequencies=True, **big)
         pred = linker.inference.predict(threshold_match_probability=min_probability)

@@ -1,9 +1,8 @@
 """Linkage uncertainty carried into N: many plausible linkages, each fitted, pooled equally.
 
 One "best" linkage treats its guesses as facts and the interval of N ignores them. Instead,
-each linkage is a draw from the match probabilities: every candidate pair is a link with its
-splink probability, independently, and connected components of the drawn links are the
-people (transitive closure, as splink's own clustering). Each linked capture table is fitted
+each linkage is a draw of a partition of the records into people from splink's pairwise match
+probabilities (`darkfigure.linkage_sampler`). Each linked capture table is fitted
 with `darkfigure.fit`, and the posterior draws of N are pooled with equal weight: a mixture
 over linkages, so the pooled posterior is p(N | data) = E_linkage[p(N | linkage, data)]. This
 is the multiple-imputation view of linkage error (Sadinle 2017, JASA 112:600, sec. 5;
@@ -11,10 +10,8 @@ Tancredi & Liseo 2011, Ann. Appl. Stat. 5:1553, who make the linkage a parameter
 capture-recapture model; here it is drawn from the Fellegi-Sunter posterior instead of
 jointly, which keeps the MSE models unchanged). The law of total variance splits Var(N) into
 within-linkage and between-linkage parts; the latter is what linkage doubt adds.
-
-Independent pair draws ignore that links must be transitive, so they somewhat over-merge
-where a weak chain joins two clusters; the draws then lean toward fewer people and the
-pooled interval is widened on the low side, which we prefer to an interval that is too short.
+Draws are coherent: links are transitive within a draw, and the pairwise probabilities weigh
+whole clusters, so a weak pair cannot chain two confident clusters into one person.
 """
 
 from __future__ import annotations
@@ -23,28 +20,14 @@ import dataclasses
 
 import numpy as np
 import xarray as xr
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from .fit import FitInputs, fit, stratum_seed
+from .linkage_sampler import sample_partitions, threshold_partition  # noqa: F401 (re-export)
 from .models import get_family
 from .runcard import RunCard
 from .tables import CaptureTable
 
 UNKNOWN = "unknown"  # stratum value of a person none of whose records gives one
-
-
-def sample_linkages(left: np.ndarray, right: np.ndarray, probability: np.ndarray,
-                    n_records: int, n_linkages: int, seed: int) -> list[np.ndarray]:
-    """``n_linkages`` cluster assignments (one id per record) from the pair probabilities."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 9]))
-    out = []
-    for _ in range(n_linkages):
-        keep = rng.random(len(probability)) < probability
-        graph = coo_matrix((np.ones(keep.sum(), np.int8), (left[keep], right[keep])),
-                           shape=(n_records, n_records))
-        out.append(connected_components(graph, directed=False)[1])
-    return out
 
 
 def pairwise_scores(clusters: np.ndarray, truth: np.ndarray) -> dict:
