@@ -1,7 +1,8 @@
 """Figure: posterior of N per benchmark table and model beside the published estimate.
 Reads posterior files only; fits whose N has no estimate are left out (their notes say why).
 
-usage: benchmark_figure.py RESULTS_DIR OUT.png
+usage: benchmark_figure.py RESULTS_DIR OUT.png|OUT.pdf [RUN ...]
+(without RUN names every posterior file in RESULTS_DIR is drawn)
 """
 
 import json
@@ -18,9 +19,10 @@ from darkfigure.runcard import parse_card
 QUANTILES = {"N_q025": 0.025, "N_q25": 0.25, "N_median": 0.5, "N_q75": 0.75, "N_q975": 0.975}
 
 
-def main(results: Path, out: Path) -> None:
+def main(results: Path, out: Path, runs: list[str] | None = None) -> None:
     rows = []
-    for path in sorted(results.glob("*.nc")):
+    paths = [results / f"{r}.nc" for r in runs] if runs else sorted(results.glob("*.nc"))
+    for path in paths:
         tree = read_posterior(path)
         diagnostics = json.loads(tree.attrs["diagnostics"])
         if not diagnostics.get("estimable", True):
@@ -32,8 +34,8 @@ def main(results: Path, out: Path) -> None:
                     | {k: float(np.quantile(n, q)) for k, q in QUANTILES.items()})
     figure = benchmark_figure(rows, published())
     with atomic_path(out) as tmp:
-        figure.savefig(tmp, dpi=200, format="png")
+        figure.savefig(tmp, dpi=200, format=out.suffix.lstrip("."))
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:])

@@ -1,0 +1,34 @@
+"""Figure: region x sector heatmap of the posterior median of N, or of the multiplier
+N / official, from a stratified (hierarchical) posterior. The first two stratum columns are
+the grid's rows and columns (for the Russia run: federal district x sector). Reads the
+posterior file only; house style from darkfigure.plotting.
+
+usage: fig_russia_heatmap.py RESULT.nc N|ratio OUT.pdf
+"""
+
+import sys
+from pathlib import Path
+
+from darkfigure.io import atomic_path, read_posterior
+from darkfigure.plotting import heatmap
+
+
+def stratum_columns(tree) -> list[str]:
+    """Coordinates that label strata (district, sector, ...), in the table's order."""
+    counts = tree["observed_data"]["count"]
+    return [c for c in counts.coords if c not in ("stratum", "pattern")
+            and counts[c].dims == ("stratum",)]
+
+
+def main(path: Path, quantity: str, out: Path) -> None:
+    tree = read_posterior(path)
+    columns = stratum_columns(tree)
+    if len(columns) < 2:
+        sys.exit(f"{path}: a heatmap needs two stratum columns; found {columns or 'none'}")
+    figure = heatmap(tree, quantity, rows=columns[0], columns=columns[1])
+    with atomic_path(out) as tmp:
+        figure.savefig(tmp, format=out.suffix.lstrip("."))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]))
