@@ -3,10 +3,12 @@ SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
 DF    := $(VENV)/bin/darkfigure
-CARDS := $(wildcard models/*.toml)
-RUNS  := $(patsubst models/%.toml,results/%.nc,$(CARDS))
+JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
+# The paper's DAG lives in the Snakefile; mtime triggers: rerun only what changed (see README).
+SNAKE := $(VENV)/bin/snakemake --cores $(JOBS) --rerun-triggers mtime --keep-going
+TEXPKGS := latexmk texlive-latex-base texlive-latex-recommended texlive-fonts-recommended lmodern
 
-.PHONY: help setup all fit figures test validate bench clean
+.PHONY: help setup all fit figures paper test validate bench clean
 
 help:  ## list the verbs
 	@grep -E '^[a-z]+:.*##' Makefile | sed 's/:.*## /\t/'
@@ -16,24 +18,25 @@ $(VENV)/.stamp: pyproject.toml
 	echo "setup: creating $(VENV) with $$PYBIN"; \
 	rm -rf $(VENV) && "$$PYBIN" -m venv $(VENV) && \
 	$(PY) -m pip install --quiet --upgrade pip && \
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,paper]'
 	@touch $@
 
-setup: $(VENV)/.stamp  ## create the virtual environment and install darkfigure
+setup: $(VENV)/.stamp  ## create the virtual environment, install darkfigure and TeX
+	@command -v latexmk >/dev/null || { echo "setup: installing TeX Live from Debian"; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $(TEXPKGS) \
+	  >/dev/null; } || echo "setup: latexmk missing and apt-get failed; make paper needs it"
 
-all: setup fit figures  ## set up, fit every run card, make the figures and tables
+all: setup  ## set up, fit every run card, figures, tables, paper/paper.pdf (only what changed)
+	$(SNAKE) all
 
-fit: setup $(RUNS)  ## fit every run card in models/ into results/ (only what changed)
+fit: setup  ## fit every run card in models/ into results/ (only what changed, in parallel)
+	$(SNAKE) fit_all
 
-results/%.nc: models/%.toml $(VENV)/.stamp
-	@$(DF) fit $< --quiet; status=$$?; \
-	if [ $$status -eq 3 ]; then echo "NOTE: $< did not converge or N has no estimate (flagged in the file)"; \
-	elif [ $$status -ne 0 ]; then exit $$status; fi
+figures: setup  ## figures and tables of the paper from the posteriors
+	$(SNAKE) figures
 
-figures: setup fit  ## benchmark figure and comparison table from the posteriors
-	@mkdir -p figures
-	$(PY) scripts/benchmark_table.py results figures/benchmarks.csv
-	$(PY) scripts/benchmark_figure.py results figures/benchmarks_N.png
+paper: setup  ## paper/paper.pdf (fits and figures first where they changed)
+	$(SNAKE) paper/paper.pdf
 
 test: setup  ## the default test suite (fast; CI runs this)
 	$(PY) -m pytest
