@@ -85,7 +85,7 @@ def tables_run(quick: bool) -> list[dict]:
     for name in TABLES[:3] if quick else TABLES:
         table = read_table(ROOT / "data/raw/benchmarks" / f"{name}.csv")
         for model, family in REGISTRY.items():
-            if family.pools_strata or applicable(model, table):
+            if family.pools_strata or family.reads_figures or applicable(model, table):
                 continue
             result = one(model, table, 1, sampler)
             rows.append({"table": name, "model": model} | result)

@@ -12,7 +12,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import cli_calibration, cli_linkage, io, summaries, workflow
+from . import cli_calibration, cli_linkage, cli_report, io, summaries, workflow
 from .errors import DataWarning, InputError, ProvenanceWarning
 from .runcard import SAMPLER_DEFAULTS, RunCard, read_card
 
@@ -134,6 +134,7 @@ def parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=cmd_reproduce)
     cli_linkage.register(sub)
     cli_calibration.register(sub)
+    cli_report.register(sub)
     for command in (est, com, val, fit, rep):
         command.add_argument("--quiet", action="store_true", help="no progress output")
     return top

@@ -48,12 +48,14 @@ def cmd_simulate(args) -> int:
 
 
 def _models(text: str | None) -> list[str]:
-    from .models import REGISTRY
+    from .models import capture_families
 
-    names = [m.strip() for m in text.split(",") if m.strip()] if text else list(REGISTRY)
-    unknown = [m for m in names if m not in REGISTRY]
+    known = capture_families()
+    names = [m.strip() for m in text.split(",") if m.strip()] if text else known
+    unknown = [m for m in names if m not in known]
     if unknown:
-        raise InputError(f"unknown model '{unknown[0]}'; choose from {', '.join(REGISTRY)}")
+        raise InputError(f"unknown model '{unknown[0]}' for capture tables; choose from "
+                         f"{', '.join(known)}")
     return names
 
 

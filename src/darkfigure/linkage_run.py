@@ -28,7 +28,7 @@ from . import linkage as lk
 from . import linkage_uncertainty as lu
 from .errors import InputError
 from .fit import stratum_seed
-from .models import REGISTRY
+from .models import capture_families
 from .provenance import provenance_attrs
 from .runcard import SAMPLER_DEFAULTS, RunCard, _toml_value
 
@@ -54,9 +54,10 @@ class LinkOptions:
         if self.linkages < 1 or self.min_cell < 0 or not 0 < self.threshold < 1:
             raise InputError("--linkages must be >= 1, --min-cell >= 0 and --threshold in "
                              "(0, 1)")
-        if self.model not in REGISTRY:
-            raise InputError(f"unknown model '{self.model}'; choose one of "
-                             f"{', '.join(REGISTRY)}")
+        known = capture_families()
+        if self.model not in known:
+            raise InputError(f"unknown model '{self.model}' for capture tables; choose one "
+                             f"of {', '.join(known)}")
         names = self.names or [Path(p).stem for p in self.lists]
         if len(names) != len(self.lists):
             raise InputError(f"--names gives {len(names)} names for {len(self.lists)} lists")

@@ -20,6 +20,10 @@ chains = 4
 ```
 `darkfigure estimate` writes the same card from its flags, so every posterior file carries the
 card it can be refitted from.
+
+A family fitted to published aggregate figures (``multiplier``) reads ``[data] figures``
+instead of a table, with an ``[exposure]`` table (years each count covers) and one
+``[comparisons.NAME]`` table per ratio (see `darkfigure.figures`); ``table`` is then absent.
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ from .errors import InputError
 SAMPLER_DEFAULTS = {"draws": 1000, "tune": 1000, "chains": 4, "target_accept": 0.95,
                     "sampler": "nutpie"}
 SECTIONS = {"run": {"name", "model", "seed"},
-            "data": {"table", "lists", "strata", "official", "coverage"},
-            "priors": None, "sampler": set(SAMPLER_DEFAULTS)}
+            "data": {"table", "lists", "strata", "official", "coverage", "figures"},
+            "priors": None, "sampler": set(SAMPLER_DEFAULTS), "exposure": None,
+            "comparisons": None}
 
 
 @dataclass(frozen=True)
@@ -42,29 +47,37 @@ class RunCard:
     name: str
     model: str
     seed: int
-    table: Path
+    table: Path | None
     lists: tuple[str, ...] | None = None
     strata: tuple[str, ...] | None = None
     official: Path | None = None
     coverage: Path | None = None
     priors: dict = field(default_factory=dict)
     sampler: dict = field(default_factory=lambda: dict(SAMPLER_DEFAULTS))
+    #: published figures (families that read figures, not a capture table)
+    figures: Path | None = None
+    exposure: dict = field(default_factory=dict)
+    comparisons: dict = field(default_factory=dict)
 
     @property
     def inputs(self) -> list[Path]:
-        return [p for p in (self.table, self.official, self.coverage) if p is not None]
+        return [p for p in (self.table, self.official, self.coverage, self.figures)
+                if p is not None]
 
     def to_toml(self) -> str:
         """The card as TOML text (what is stored in the posterior file and hashed)."""
-        data = {"table": str(self.table)}
+        data = {"table": str(self.table)} if self.table is not None else {}
         for key in ("lists", "strata"):
             if getattr(self, key) is not None:
                 data[key] = list(getattr(self, key))
-        for key in ("official", "coverage"):
+        for key in ("official", "coverage", "figures"):
             if getattr(self, key) is not None:
                 data[key] = str(getattr(self, key))
         sections = {"run": {"name": self.name, "model": self.model, "seed": self.seed},
                     "data": data, "priors": self.priors, "sampler": self.sampler}
+        if self.figures is not None:
+            sections["exposure"] = self.exposure
+            sections |= {f"comparisons.{k}": v for k, v in self.comparisons.items()}
         lines = []
         for section, values in sections.items():
             lines.append(f"[{section}]")
@@ -99,9 +112,9 @@ def parse_card(text: str, *, path: str | Path = "<card>", default_name: str = "f
             raise InputError(f"unknown key(s) {sorted(unknown)} in [{section}]; allowed: "
                              f"{sorted(allowed)}", path=path)
     run, data = raw.get("run", {}), raw.get("data", {})
-    for section, key in (("run", "model"), ("data", "table")):
-        if key not in raw.get(section, {}):
-            raise InputError(f"[{section}] {key} is required", path=path)
+    if "model" not in run:
+        raise InputError("[run] model is required", path=path)
+    _check_data_kind(raw, path)
     seed = run.get("seed", 0)
     if not isinstance(seed, int) or seed < 0:
         raise InputError(f"[run] seed must be a non-negative integer, not {seed!r}", path=path)
@@ -113,12 +126,36 @@ def parse_card(text: str, *, path: str | Path = "<card>", default_name: str = "f
     if sampler["sampler"] not in ("nutpie", "pymc"):
         raise InputError(f"[sampler] sampler must be 'nutpie' or 'pymc', not "
                          f"{sampler['sampler']!r}", path=path)
-    optional = {k: Path(data[k]) for k in ("official", "coverage") if data.get(k)}
+    optional = {k: Path(data[k]) for k in ("official", "coverage", "figures") if data.get(k)}
+    if "figures" in data:
+        optional |= {"exposure": dict(raw.get("exposure", {})),
+                     "comparisons": dict(raw.get("comparisons", {}))}
     return RunCard(name=run.get("name", default_name), model=run["model"], seed=seed,
-                   table=Path(data["table"]),
+                   table=Path(data["table"]) if "table" in data else None,
                    lists=tuple(data["lists"]) if data.get("lists") else None,
                    strata=tuple(data["strata"]) if "strata" in data else None,
                    priors=dict(raw.get("priors", {})), sampler=sampler, **optional)
+
+
+def _check_data_kind(raw: dict, path) -> None:
+    """A card reads either a capture table or published figures, and the figure-only
+    sections belong to figure cards."""
+    data = raw.get("data", {})
+    if "table" in data and "figures" in data:
+        raise InputError("[data] has both table and figures: a card fits either a capture "
+                         "table or published figures (multiplier model), not both", path=path)
+    if "table" not in data and "figures" not in data:
+        raise InputError("[data] table is required (or [data] figures for the multiplier "
+                         "model)", path=path)
+    if "figures" not in data:
+        for section in ("exposure", "comparisons"):
+            if section in raw:
+                raise InputError(f"[{section}] belongs to cards with [data] figures; this "
+                                 "card reads a capture table", path=path)
+    for name, spec in raw.get("comparisons", {}).items():
+        if not isinstance(spec, dict):
+            raise InputError(f"[comparisons] {name} must be a table [comparisons.{name}] "
+                             "with numerator and denominator", path=path)
 
 
 def read_card(path: str | Path) -> tuple[RunCard, str]:

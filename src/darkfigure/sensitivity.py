@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import DataWarning
 from .fit import FitInputs, fit
-from .models import REGISTRY, get_family
+from .models import REGISTRY, capture_families, get_family
 from .runcard import RunCard
 from .tables import CaptureTable
 
@@ -25,6 +25,8 @@ from .tables import CaptureTable
 def applicable(family_name: str, table: CaptureTable) -> str | None:
     """None if the family can fit the table, else why not."""
     family = get_family(family_name)
+    if family.reads_figures:
+        return "fits published figures, not a capture table"
     if family.pools_strata:
         return "pools strata; compare fits one table at a time"
     limits = getattr(family.module, "LIST_LIMITS", None)
@@ -48,7 +50,7 @@ def compare(table: CaptureTable, card: RunCard, models: list[str] | None = None,
             omit: bool = True, merge: bool = True, progress: bool = False) -> list[dict]:
     """One row per (variant, model): N median and 95% interval, convergence, assumption."""
     rows = []
-    names = models or [n for n in REGISTRY if not REGISTRY[n].pools_strata]
+    names = models or [n for n in capture_families() if not REGISTRY[n].pools_strata]
     for v, (label, variant) in enumerate(variants(table, omit, merge)):
         for name in names:
             why_not = applicable(name, variant)

@@ -7,6 +7,7 @@ directory untouched; every file is then written atomically.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,11 +32,20 @@ class Outcome:
     attrs: dict[str, str]
 
 
-def load_inputs(card: RunCard) -> FitInputs:
+def _family(card: RunCard):
     try:
-        get_family(card.model)
+        return get_family(card.model)
     except KeyError as err:
         raise InputError(str(err.args[0])) from None
+
+
+def load_inputs(card: RunCard) -> FitInputs:
+    if _family(card).reads_figures:
+        raise InputError(f"model '{card.model}' fits published figures, not a capture table: "
+                         "write a run card with [data] figures and run `darkfigure fit`")
+    if card.table is None:
+        raise InputError(f"model '{card.model}' fits a capture table: [data] table is "
+                         "required")
     table = read_table(card.table, list(card.lists) if card.lists else None,
                        list(card.strata) if card.strata is not None else None)
     official = read_official(card.official, table) if card.official else None
@@ -44,11 +54,34 @@ def load_inputs(card: RunCard) -> FitInputs:
 
 
 def run(card: RunCard, card_text: str, progress: bool = True) -> Outcome:
-    inputs = load_inputs(card)
-    tree, diagnostics = fit(card, inputs, progress=progress)
+    if _family(card).reads_figures and card.figures is not None:
+        tree, diagnostics = fit_figures(card)
+        rows = summaries.multiplier_rows(tree)
+    else:
+        inputs = load_inputs(card)
+        tree, diagnostics = fit(card, inputs, progress=progress)
+        rows = summaries.estimate_rows(tree, diagnostics.get("unestimable_strata", ()))
     attrs = provenance_attrs(card_text, card.inputs, card.seed, diagnostics)
-    rows = summaries.estimate_rows(tree, diagnostics.get("unestimable_strata", ()))
     return Outcome(tree, diagnostics, rows, attrs)
+
+
+def fit_figures(card: RunCard) -> tuple[xr.DataTree, dict]:
+    """Fit a family that reads published figures (``multiplier``): read and check the
+    figures the card compares, draw the exact posterior, diagnose the draws."""
+    from . import diagnostics as diag
+    from . import figures
+    from .fit import make_priors, stratum_seed
+
+    family = _family(card)
+    data = figures.load(card.figures, card.exposure, card.comparisons,
+                        card=f"run card {card.name}")
+    priors = make_priors(family, card.priors)
+    start = time.perf_counter()
+    tree = family.module.sample(data, priors, draws=card.sampler["draws"],
+                                tune=card.sampler["tune"], chains=card.sampler["chains"],
+                                seed=stratum_seed(card.seed, 0))
+    return tree, diag.diagnose_draws(tree, "multiplier", time.perf_counter() - start,
+                                     data.notes)
 
 
 def write_estimate_dir(out: Path, outcome: Outcome) -> None:

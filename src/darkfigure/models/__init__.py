@@ -12,6 +12,9 @@ Each family is a module with a frozen ``Priors`` dataclass (documented defaults)
 a one-line ``ASSUMPTION`` (the identifying assumption) and a ``simulate(...)``
 generative twin for tests. ``pools_strata`` says whether one joint model
 covers all strata (``hierarchical``) or each stratum is fitted on its own.
+``reads_figures`` marks a family fitted to published aggregate figures instead of a capture
+table (``multiplier``: its ``sample`` takes a `darkfigure.figures.FigureData`); commands that
+take a capture table skip it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class Family:
     name: str
     module_name: str
     pools_strata: bool = False
+    reads_figures: bool = False
 
     @property
     def module(self) -> ModuleType:
@@ -47,7 +51,13 @@ REGISTRY: dict[str, Family] = {
     "bma": Family("bma", "bma"),
     "latent-class": Family("latent-class", "latent_class"),
     "hierarchical": Family("hierarchical", "hierarchical", pools_strata=True),
+    "multiplier": Family("multiplier", "multiplier", reads_figures=True),
 }
+
+
+def capture_families() -> list[str]:
+    """Names of the families that fit a capture table (all but figure-reading ones)."""
+    return [name for name, family in REGISTRY.items() if not family.reads_figures]
 
 
 def get_family(name: str) -> Family:
