@@ -83,6 +83,14 @@ def results(runs):
     return [f"results/{r}.nc" for r in runs]
 
 
+def appendix_figure(path: str) -> str:
+    """A LaTeX figure of one diagnostics plot (figures/diagnostics_RUN.pdf)."""
+    run = Path(path).stem.removeprefix("diagnostics_").replace("_", "\\_")
+    return ("\\begin{figure}[htbp]\\centering\n"
+            f"\\includegraphics[width=\\textwidth]{{{Path(path).name}}}\n"
+            f"\\caption{{Trace and rank plots of \\texttt{{{run}}}.}}\n\\end{{figure}}\n")
+
+
 RUSSIA_FIGURES = ([f"figures/russia_heatmap_{q}.pdf" for q in ("N", "ratio")]
                   if HIERARCHICAL else []) + (["figures/russia_multiplier.pdf"]
                                               if MULTIPLIER else [])
@@ -90,7 +98,7 @@ FIGURES = (["figures/benchmarks_N.pdf", "figures/coverage.pdf", "figures/sbc_ecd
            + RUSSIA_FIGURES + [f"figures/diagnostics_{r}.pdf" for r in DIAGNOSED])
 TABLES = ["paper/generated/benchmarks.tex", "paper/generated/calibration.tex",
           "paper/generated/sbc.tex", "paper/generated/numbers.tex",
-          "paper/generated/diagnostics.tex"]
+          "paper/generated/diagnostics.tex", "paper/generated/appendix_figures.tex"]
 
 CAL_CODE = sorted(map(str, imports(PKG / "cli_calibration.py") | imports(PKG / "sbc.py") | CORE
                        | {p for m in ("loglinear", "bma", "latent_class")
@@ -148,6 +156,13 @@ rule diagnostics_table:
     input: results(RUNS), "scripts/table_diagnostics.py"
     output: "paper/generated/diagnostics.tex"
     shell: "{PY} scripts/table_diagnostics.py {output} " + " ".join(results(RUNS))
+
+rule appendix_figures:
+    input: [f"figures/diagnostics_{r}.pdf" for r in DIAGNOSED]
+    output: "paper/generated/appendix_figures.tex"
+    run:
+        Path(output[0]).parent.mkdir(parents=True, exist_ok=True)
+        Path(output[0]).write_text("".join(appendix_figure(f) for f in input), encoding="utf-8")
 
 rule russia_heatmap:
     input: results(HIERARCHICAL), "scripts/fig_russia_heatmap.py"
