@@ -96,7 +96,7 @@ def test_total_and_uncovered_list_and_plain_assumption(converged):
     rows, md, html = converged
     total = rows[-1]
     assert f"Estimated victims in total: {report.number(float(total['N_median']))}" in md
-    assert "List C did not operate in 1 stratum (south|farm)" in md
+    assert "List C did not operate in stratum south|farm" in md
     assert "averages over every simple pattern" in md, "bma's plain-language assumption"
     assert "SYNTHETIC" not in md, "real inputs carry no synthetic banner"
     assert "did not converge" not in md
@@ -140,3 +140,15 @@ def test_multiplier_report_gives_each_comparison(tmp_path, monkeypatch):
     for name in ("other_articles_per_art127_2", "all_court_recorded_per_art127_2"):
         assert f"| `{name}` |" in md
     assert "**lower bound**" in md and "| `tbp_cases_art127_2` | 53 |" in md
+
+
+def test_repeated_never_overlap_notes_are_condensed_by_pair():
+    from darkfigure.report_caveats import condensed_notes
+
+    notes = [f"stratum s{i}: 1 list pair(s) never overlap (A-B): their dependence is not "
+             "estimable from the data and rests on the prior" for i in range(10)]
+    out = condensed_notes(notes + ["another note"], n_strata=12)
+    assert len(out) == 2, out
+    assert "A-B in 10 of 12 strata" in out[0] and out[1] == "another note"
+    few = condensed_notes(notes[:2], n_strata=12)
+    assert few == notes[:2], "a few notes are kept verbatim"

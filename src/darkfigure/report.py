@@ -14,6 +14,7 @@ and the first line.
 from __future__ import annotations
 
 import json
+import tomllib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,9 @@ import xarray as xr
 
 from . import io, summaries
 from . import report_text as text
-from .errors import ProvenanceWarning
+from .errors import InputError, ProvenanceWarning
 from .models import REGISTRY
+from .report_caveats import caveats
 from .runcard import RunCard, parse_card
 
 #: Most strata listed one by one; the rest are summarised (reports stay short).
@@ -65,7 +67,7 @@ def build(path: str | Path) -> Report:
         warnings.simplefilter("always", ProvenanceWarning)
         tree = io.read_posterior(path)
     changed = [str(w.message) for w in caught if issubclass(w.category, ProvenanceWarning)]
-    card = parse_card(tree.attrs["run_card"], path=f"{path} (stored run card)")
+    card = _stored_card(tree, path)
     diagnostics = json.loads(tree.attrs.get("diagnostics", "{}"))
     inputs = list(json.loads(tree.attrs.get("input_sha256", "{}")))
     synthetic = any("SYNTHETIC" in str(p) for p in [path.name, card.name, *inputs])
@@ -83,10 +85,25 @@ def build(path: str | Path) -> Report:
     lines += _convergence_warning(diagnostics)
     lines += body(tree, card, diagnostics)
     lines += _assumption(card)
-    lines += _caveats(diagnostics, changed, tree)
+    lines += caveats(diagnostics, changed, tree)
     lines += _provenance(path, tree, inputs)
     return Report(path.stem, title, "\n".join(lines).rstrip() + "\n",
                   bool(diagnostics.get("converged", False)))
+
+
+def _stored_card(tree: xr.DataTree, path: Path) -> RunCard:
+    """The run card stored in the file; for cards of other commands (e.g. `link`, whose
+    card has a [link] section instead of [data]) just the run's name, model and seed."""
+    stored = tree.attrs.get("run_card", "")
+    try:
+        return parse_card(stored, path=f"{path} (stored run card)", default_name=path.stem)
+    except InputError:
+        try:
+            run = tomllib.loads(stored).get("run", {})
+        except tomllib.TOMLDecodeError:
+            run = {}
+        return RunCard(name=run.get("name", path.stem), model=run.get("model", "unknown"),
+                       seed=run.get("seed", 0), table=None)
 
 
 def write(report: Report, out: str | Path) -> list[Path]:
@@ -138,9 +155,10 @@ def _capture_body(tree: xr.DataTree, card: RunCard, diagnostics: dict) -> list[s
     has_official = "official" in total
     lines = ["## What was estimated", "", text.WHAT_N_MEANS, "",
              f"- Model: `{card.model}`"
-             + (" (one joint model over all strata)" if REGISTRY[card.model].pools_strata
+             + (" (one joint model over all strata)" if _pools(card)
                 else " (each stratum estimated on its own)" if strata else ""),
-             f"- Lists ({len(lists)}): {', '.join(lists)}, from `{card.table}`",
+             f"- Lists ({len(lists)}): {', '.join(lists)}"
+             + (f", from `{card.table}`" if card.table else ""),
              f"- People on at least one list: {number(total['observed'])}"]
     if strata:
         lines.append(f"- Broken down by {' and '.join(strata)}: {counts.sizes['stratum']} "
@@ -169,6 +187,11 @@ def _capture_body(tree: xr.DataTree, card: RunCard, diagnostics: dict) -> list[s
         lines += _group_tables(tree, strata, unestimable)
         lines += _table(f"By {' and '.join(strata)}", rows[:-1], strata, has_official)
     return lines
+
+
+def _pools(card: RunCard) -> bool:
+    family = REGISTRY.get(card.model)
+    return family is not None and family.pools_strata
 
 
 def _group_tables(tree: xr.DataTree, strata: list[str], unestimable: list[str]) -> list[str]:
@@ -217,8 +240,9 @@ def _table(heading: str, rows: list[dict], keys: list[str], has_official: bool) 
                       interval(row, "ratio", ratio)]
         lines.append("| " + " | ".join(cells) + " |")
     if len(rows) > MAX_STRATA_ROWS:
-        lines += ["", f"({len(rows) - MAX_STRATA_ROWS} smaller strata not shown; see "
-                  "estimates.csv.)"]
+        rest = rows[MAX_STRATA_ROWS:]
+        lines += ["", f"({len(rest)} smaller or non-estimable strata, with "
+                  f"{number(sum(r['observed'] for r in rest))} people on a list, not shown.)"]
     return lines + [""]
 
 
@@ -229,37 +253,6 @@ def _assumption(card: RunCard) -> list[str]:
     if family is not None:
         lines += [f"In technical terms: {family.assumption}.", ""]
     return lines
-
-
-def _caveats(diagnostics: dict, changed: list[str], tree: xr.DataTree) -> list[str]:
-    items = [f"Provenance: {c}" for c in changed]
-    if diagnostics.get("converged"):
-        items.append(f"The computation converged (largest R-hat {diagnostics.get('max_rhat')}"
-                     f", effective sample size at least {diagnostics.get('min_ess_bulk_N')}).")
-    else:
-        items.append("The computation did NOT converge (see the warning at the top).")
-    for stratum in diagnostics.get("unestimable_strata", []):
-        items.append(f"Stratum {stratum} has no estimate: the data there cannot bound the "
-                     "number of people on no list, so no number is shown for it.")
-    items += _coverage(tree)
-    items += diagnostics.get("notes", [])
-    return ["## Caveats", ""] + [f"- {item}" for item in items] + [""]
-
-
-def _coverage(tree: xr.DataTree) -> list[str]:
-    """Lists that did not operate in some strata: missing there, not zero."""
-    if "constant_data" not in tree.children or "covered" not in tree["constant_data"].dataset:
-        return []
-    covered = tree["constant_data"]["covered"]
-    out = []
-    for name in covered["list"].values:
-        absent = [str(s) for s, c in zip(covered["stratum"].values,
-                                         covered.sel(list=name).values) if not c]
-        if absent:
-            out.append(f"List {name} did not operate in {len(absent)} strat"
-                       f"{'um' if len(absent) == 1 else 'a'} ({', '.join(absent)}); there "
-                       "the estimate leans on the other lists and on the other strata.")
-    return out
 
 
 def _provenance(path: Path, tree: xr.DataTree, inputs: list[str]) -> list[str]:
