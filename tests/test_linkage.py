@@ -98,8 +98,10 @@ def test_pairwise_precision_and_recall_above_floor(synth, scored):
     _, result = scored
     truth = np.concatenate([data.truth[n] for n in NAMES])
     s = linkage_uncertainty.pairwise_scores(result.best, truth)
-    assert s["precision"] >= 0.85, f"pairwise precision {s['precision']:.3f} below 0.85"
-    assert s["recall"] >= 0.65, f"pairwise recall {s['recall']:.3f} below 0.65"
+    # measured 0.93 / 0.90 on this seed; recall was 0.77 before comparisons kept first
+    # names, initials, birth years and age bands apart
+    assert s["precision"] >= 0.9, f"pairwise precision {s['precision']:.3f} below 0.9"
+    assert s["recall"] >= 0.85, f"pairwise recall {s['recall']:.3f} below 0.85"
 
 
 def test_splink_clusters_equal_connected_components_of_links(scored):

@@ -13,7 +13,12 @@ blocks, then prediction on blocked candidate pairs of *all* records at once
 Names are compared on a transliteration key (`name_key`): Cyrillic is romanised and the
 spellings that Russian names take in Latin script are folded together (Yuliya/Julia/Iuliia ->
 ``iulia``; -off -> -ov; -skiy/-sky/-ski -> -ski), then Jaro-Winkler absorbs typos. Age bands
-become birth-year intervals (from the record's year) that are compared by overlap.
+become birth-year intervals (from the record's year) that are compared by overlap. A field
+counts only where both records hold it in the same form (first name with first name, an
+initial where one side has only initials, exact year with exact year, a band where one side
+has a band), so each comparison's m and u describe one kind of evidence; missing fields are
+no evidence either way. Candidate pairs come from several blocking rules (any one suffices),
+including rules for a misspelt surname and for records without a usable name.
 
 Identifying fields never leave this module: it returns record indices, match probabilities,
 list membership and stratum values only. splink's DuckDB database lives in memory with its
@@ -317,10 +322,17 @@ def score(lists: list[RecordList], *, seed: int = 0, threshold: float = 0.5,
         # three blocks so that every comparison is trained on pairs from every pair of lists
         # that can show it: names and birth years (court-ngo), first names and age bands
         # (ngo-shelter), initials with bands (court-shelter)
+        failed = []
         for rule in (block_on("sn_key", "fi"), block_on("fn_key", "region"),
                      block_on("birth_year", "region")):
-            train.estimate_parameters_using_expectation_maximisation(
-                rule, estimate_without_term_frequencies=True, **big)
+            try:
+                train.estimate_parameters_using_expectation_maximisation(
+                    rule, estimate_without_term_frequencies=True, **big)
+            except ValueError:
+                # on small lists a level seen only among non-matches drives its m to 0,
+                # which splink refuses; that block's estimates are dropped (the model keeps
+                # those of the other blocks) and the summary says so
+                failed.append(rule.get_blocking_rule("duckdb").blocking_rule_sql)
         pred = linker.inference.predict(threshold_match_probability=min_probability)
         pairs = pred.as_duckdbpyrelation().select(
             "record_l, record_r, match_probability").fetchnumpy() if backend == "duckdb" \
@@ -333,7 +345,8 @@ def score(lists: list[RecordList], *, seed: int = 0, threshold: float = 0.5,
                                                    .astype(str), return_inverse=True)[1]
         model = linker.misc.save_model_to_json()  # the trained model as a dict, no file
         info = {"probability_two_random_records_match":
-                float(model["probability_two_random_records_match"])}
+                float(model["probability_two_random_records_match"]),
+                "em_blocks_failed": failed}
     finally:
         if session is not None:
             session.stop()
