@@ -9,17 +9,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 import pytest
 import xarray as xr
 from scipy.stats import poisson
 
-from darkfigure import plotting, summaries
+from darkfigure import cli, plotting, summaries
+from darkfigure.errors import InputError
 from darkfigure.fit import FitInputs, fit
 from darkfigure.models import REGISTRY, Family
 from darkfigure.models import hierarchical as h
 from darkfigure.models import hierarchical_parts as parts
-from darkfigure.runcard import RunCard
+from darkfigure.runcard import RunCard, parse_card
+from darkfigure.stratadata import read_aggregate
 from darkfigure.tables import CaptureTable
 
 FAMILY = Family("hierarchical", "hierarchical", pools_strata=True)
@@ -188,3 +191,124 @@ def test_comparison_figures_have_labelled_axes():
     fig = plotting.benchmark_figure(bench, {"uk5": {"estimate": "1000", "lo": "700",
                                                     "hi": "1500"}})
     assert fig.axes[-1].get_xlabel(), "benchmark figure: x axis unlabelled"
+
+
+# ---- aggregate-only sources (margins) ------------------------------------------------------
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_aggregate_source_enters_as_a_margin_with_rates_per_source(world, tmp_path):
+    table, official, _ = world
+    by_region = read_aggregate(_write(tmp_path / "ngo.csv", "region,count\nR01,30\nR02,0\n"),
+                               table, "ngo")
+    total = read_aggregate(_write(tmp_path / "ctdc.csv", "count\n500\n"), table, "ctdc")
+    assert list(by_region.member) == [0, 0, 1, 1, -1, -1], \
+        "strata of R03, which the source did not report, must belong to no group"
+    model = h.build(table, h.Priors(), official=official, aggregates=(by_region, total))
+    dims = model.named_vars_to_dims
+    assert dims["aggregate_rate"] == ("source",), f"aggregate_rate dims {dims['aggregate_rate']}"
+    assert dims["aggregate_group_rate"] == ("aggregate_group",), "group rate dims"
+    assert list(model.coords["source"]) == ["ngo", "ctdc"], "source labels lost"
+    assert list(model.coords["aggregate_group"]) == ["ngo:R01", "ngo:R02", "ctdc:all"]
+    point = model.initial_point()
+    logp = model.compile_logp()(point)
+    assert np.isfinite(logp), f"log density {logp} not finite with aggregate sources"
+    # The margin's mean is the rate times the summed E[N] of the group's strata.
+    outs = model.replace_rvs_by_values([model["aggregate_group_rate"], model["missing_rate"]])
+    rate, missing = pytensor.function(model.value_vars, outs, on_unused_input="ignore")(
+        *[point[v.name] for v in model.value_vars])
+    expected = table.observed.values + missing
+    margin = model.compile_logp(vars=[model["aggregate"]])(point)
+    gap = margin - poisson.logpmf(
+        [30, 0, 500], rate * [expected[:2].sum(), expected[2:4].sum(), expected.sum()]).sum()
+    assert abs(gap) < 1e-6, f"aggregate likelihood differs from the margin by {gap}"
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("region,count\nR09,3\n", "line 2 column region: 'R09' is not a level of region"),
+    ("region,count\nR01,-3\n", "line 2 column count: -3 is negative"),
+    ("region,year,count\nR01,2020,3\n", "line 1: column 'year' is not a stratum column"),
+    ("region,n\nR01,3\n", "line 1: column 'count' is missing"),
+    ("region,count\nR01,3\nR01,4\n", "line 3: group R01 appears twice"),
+])
+def test_bad_aggregate_input_names_file_line_and_problem(world, tmp_path, text, problem):
+    table, _, _ = world
+    path = _write(tmp_path / "agg.csv", text)
+    with pytest.raises(InputError, match=problem):
+        read_aggregate(path, table, "agg")
+
+
+def test_aggregate_sources_in_run_cards_and_flags(tmp_path, capsys):
+    card = parse_card('[run]\nmodel = "hierarchical"\n[data]\ntable = "t.csv"\n'
+                      'aggregates = ["x/ctdc.csv", "y/ngo.csv"]\n'
+                      '[priors]\naggregate_rate = {ctdc = {lower = 0.02, upper = 0.1}}\n')
+    assert card.aggregates == (("ctdc", Path("x/ctdc.csv")), ("ngo", Path("y/ngo.csv"))), \
+        f"aggregates {card.aggregates}: sources must be named by their file stems"
+    again = parse_card(card.to_toml())
+    assert again.aggregates == card.aggregates and again.priors == card.priors, \
+        "the card written into the posterior file must read back to the same sources"
+    with pytest.raises(InputError, match="two sources are named 'ctdc'"):
+        parse_card('[run]\nmodel = "h"\n[data]\ntable = "t.csv"\n'
+                   'aggregates = ["a/ctdc.csv", "b/ctdc.csv"]\n')
+    mean, sd = dict(h.Priors(aggregate_rate={"ctdc": {"lower": 0.02, "upper": 0.1}})
+                    .aggregate_rate)["ctdc"]
+    assert np.isclose(1 / (1 + np.exp(-(mean - 1.6449 * sd))), 0.02), "90% interval lost"
+    table = tmp_path / "t.csv"
+    table.write_text("region,A,B,C,count\nx,1,0,0,5\nx,0,1,0,4\nx,1,1,0,2\nx,0,0,1,3\n"
+                     "x,1,0,1,1\n")
+    out = tmp_path / "out"
+    code = cli.main(["estimate", str(table), "--out", str(out), "--model", "hierarchical",
+                     "--aggregate", str(_write(tmp_path / "a.csv", "region,count\nz,4\n")),
+                     "--quiet"])
+    assert code == 2 and not out.exists(), "bad aggregate file must exit 2 and write nothing"
+    assert "a.csv line 2 column region" in capsys.readouterr().err, "error must name file/line"
+    code = cli.main(["estimate", str(table), "--out", str(out), "--model", "loglinear",
+                     "--aggregate", str(_write(tmp_path / "b.csv", "count\n4\n")), "--quiet"])
+    assert code == 2 and not out.exists(), "aggregates with a per-stratum model is bad input"
+
+
+@pytest.fixture(scope="module")
+def with_total(world, monkeypatch_module, tmp_path_factory):
+    """The `fitted` world again, with a national total of a source catching each person
+    with probability 0.5, under a weak default and a strong correct prior on its rate."""
+    table, official, truth = world
+    monkeypatch_module.setitem(REGISTRY, "hierarchical", FAMILY)
+    count = np.random.default_rng(5).binomial(int(truth["N"].sum()), 0.5)
+    path = _write(tmp_path_factory.mktemp("agg") / "total.csv", f"count\n{count}\n")
+    source = read_aggregate(path, table, "total")
+    fits = {}
+    for label, priors in (("weak", {}), ("strong", {"aggregate_rate": {
+            "total": {"median": 0.5, "logit_sd": 0.02}}})):
+        card = RunCard(name="t", model="hierarchical", seed=7, table=Path("world.csv"),
+                       priors=priors, sampler={"draws": 500, "tune": 500, "chains": 4,
+                                               "target_accept": 0.95, "sampler": "nutpie"})
+        fits[label] = fit(card, FitInputs(table, official, truth["coverage"], (source,)),
+                          progress=False)[0]
+    return fits
+
+
+def _total_interval(tree):
+    total = tree["posterior"]["N"].sum("stratum").values.ravel()
+    return np.quantile(total, [0.05, 0.5, 0.95])
+
+
+def test_rate_prior_decides_what_an_aggregate_source_says_about_n(fitted, with_total, world):
+    """With an unknown rate a margin identifies only its rate relative to N; a strongly
+    informative correct prior on the rate turns it into information about N."""
+    _, _, truth = world
+    lo0, med0, hi0 = _total_interval(fitted[0])
+    lo1, med1, hi1 = _total_interval(with_total["weak"])
+    lo2, med2, hi2 = _total_interval(with_total["strong"])
+    width0 = hi0 - lo0
+    assert 0.8 <= (hi1 - lo1) / width0 <= 1.2 and abs(med1 - med0) <= 0.15 * width0, \
+        f"weak rate prior moved total N: [{lo0:.0f}, {hi0:.0f}] -> [{lo1:.0f}, {hi1:.0f}]"
+    assert (hi2 - lo2) <= 0.6 * width0, \
+        f"strong correct rate prior did not narrow total N: width {width0:.0f} -> {hi2 - lo2:.0f}"
+    n = int(truth["N"].sum())
+    assert lo2 <= n <= hi2, f"true total {n} outside [{lo2:.0f}, {hi2:.0f}] with the strong prior"
+    rate = with_total["weak"]["posterior"]["aggregate_rate"].values.ravel()
+    assert abs(np.median(rate) - 0.5) < 0.1, \
+        f"the source's rate relative to N should be identified near 0.5, got {np.median(rate)}"

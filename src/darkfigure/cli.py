@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import cli_calibration, cli_linkage, cli_report, io, summaries, workflow
 from .errors import DataWarning, InputError, ProvenanceWarning
-from .runcard import SAMPLER_DEFAULTS, RunCard, read_card
+from .runcard import SAMPLER_DEFAULTS, RunCard, aggregate_sources, read_card
 
 EXIT_OK, EXIT_DISAGREE, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED = 0, 1, 2, 3
 
@@ -29,7 +29,25 @@ def _card_from_flags(args) -> RunCard:
     return RunCard(name=Path(args.out).name, model=args.model, seed=args.seed,
                    table=Path(args.table), lists=_names(args.lists), strata=_names(args.strata),
                    official=Path(args.official) if args.official else None,
-                   coverage=Path(args.coverage) if args.coverage else None, sampler=sampler)
+                   coverage=Path(args.coverage) if args.coverage else None,
+                   aggregates=_aggregate_flags(getattr(args, "aggregate", None)),
+                   sampler=sampler)
+
+
+def _aggregate_flags(values: list[str] | None):
+    """--aggregate F or --aggregate NAME=F, repeatable; a bare F is named by its file stem."""
+    if not values:
+        return ()
+    named = [v.split("=", 1) if "=" in v else None for v in values]
+    if all(n is None for n in named):
+        return aggregate_sources(list(values), path="--aggregate")
+    pairs = {}
+    for value, pair in zip(values, named):
+        name, path = pair if pair else (Path(value).stem, value)
+        if name in pairs:
+            raise InputError(f"--aggregate: two sources are named '{name}'")
+        pairs[name] = path
+    return aggregate_sources(pairs, path="--aggregate")
 
 
 def _report(outcome: workflow.Outcome) -> int:
@@ -101,6 +119,10 @@ def _table_flags(command: argparse.ArgumentParser, with_sides: bool = True) -> N
                          if with_sides else argparse.SUPPRESS)
     command.add_argument("--coverage", help="CSV of which lists operated in which strata"
                          if with_sides else argparse.SUPPRESS)
+    if with_sides:
+        command.add_argument("--aggregate", action="append", metavar="[NAME=]CSV",
+                             help="aggregate-only source: counts by some stratum columns "
+                             "(hierarchical model; repeatable)")
     command.add_argument("--model", default="loglinear")
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--draws", type=int, default=SAMPLER_DEFAULTS["draws"])

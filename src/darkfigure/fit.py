@@ -139,7 +139,8 @@ def _sample(family: Family, priors, table: CaptureTable, card: RunCard, index: i
         compiled = _COMPILED[key].with_data(**module.data_for(table))
     return nutpie.sample(compiled, draws=settings["draws"], tune=settings["tune"],
                          chains=settings["chains"], seed=seed, progress_bar=progress,
-                         target_accept=settings["target_accept"])
+                         target_accept=settings["target_accept"],
+                         **getattr(module, "NUTPIE_OPTIONS", {}))
 
 
 def _nutpie():

@@ -11,6 +11,8 @@ lists = ["LA", "NG", "PFNCA", "GO", "GP"]   # optional, as --lists
 strata = []                                  # optional, as --strata
 official = "..."                             # optional
 coverage = "..."                             # optional
+aggregates = ["ctdc.csv"]                    # optional aggregate-only sources, named by file
+                                             # stem; or {ctdc = "ctdc.csv"} to name them
 [priors]                                     # optional overrides of the family's Priors
 interaction_scale_sd = 1.0
 [sampler]
@@ -37,7 +39,8 @@ from .errors import InputError
 SAMPLER_DEFAULTS = {"draws": 1000, "tune": 1000, "chains": 4, "target_accept": 0.95,
                     "sampler": "nutpie"}
 SECTIONS = {"run": {"name", "model", "seed"},
-            "data": {"table", "lists", "strata", "official", "coverage", "figures"},
+            "data": {"table", "lists", "strata", "official", "coverage", "aggregates",
+                     "figures"},
             "priors": None, "sampler": set(SAMPLER_DEFAULTS), "exposure": None,
             "comparisons": None}
 
@@ -52,6 +55,8 @@ class RunCard:
     strata: tuple[str, ...] | None = None
     official: Path | None = None
     coverage: Path | None = None
+    #: aggregate-only sources as (name, path) pairs (hierarchical model only)
+    aggregates: tuple[tuple[str, Path], ...] = ()
     priors: dict = field(default_factory=dict)
     sampler: dict = field(default_factory=lambda: dict(SAMPLER_DEFAULTS))
     #: published figures (families that read figures, not a capture table)
@@ -62,7 +67,8 @@ class RunCard:
     @property
     def inputs(self) -> list[Path]:
         return [p for p in (self.table, self.official, self.coverage, self.figures)
-                if p is not None]
+                if p is not None] \
+            + [path for _, path in self.aggregates]
 
     def to_toml(self) -> str:
         """The card as TOML text (what is stored in the posterior file and hashed)."""
@@ -73,6 +79,8 @@ class RunCard:
         for key in ("official", "coverage", "figures"):
             if getattr(self, key) is not None:
                 data[key] = str(getattr(self, key))
+        if self.aggregates:
+            data["aggregates"] = {name: str(path) for name, path in self.aggregates}
         sections = {"run": {"name": self.name, "model": self.model, "seed": self.seed},
                     "data": data, "priors": self.priors, "sampler": self.sampler}
         if self.figures is not None:
@@ -93,6 +101,9 @@ def _toml_value(value) -> str:
         return repr(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml_value(str(k))} = {_toml_value(v)}"
+                               for k, v in value.items()) + "}"
     escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
 
@@ -130,11 +141,35 @@ def parse_card(text: str, *, path: str | Path = "<card>", default_name: str = "f
     if "figures" in data:
         optional |= {"exposure": dict(raw.get("exposure", {})),
                      "comparisons": dict(raw.get("comparisons", {}))}
+    if data.get("aggregates"):
+        optional["aggregates"] = aggregate_sources(data["aggregates"], path=path)
     return RunCard(name=run.get("name", default_name), model=run["model"], seed=seed,
                    table=Path(data["table"]) if "table" in data else None,
                    lists=tuple(data["lists"]) if data.get("lists") else None,
                    strata=tuple(data["strata"]) if "strata" in data else None,
                    priors=dict(raw.get("priors", {})), sampler=sampler, **optional)
+
+
+def aggregate_sources(value, *, path: str | Path = "<card>") -> tuple[tuple[str, Path], ...]:
+    """``[data] aggregates``: a list of paths (each source named by its file stem) or a table
+    name -> path. Names must be distinct: they label the posterior's ``source`` dim."""
+    if isinstance(value, dict):
+        pairs = [(str(k), v) for k, v in value.items()]
+    elif isinstance(value, list):
+        pairs = [(Path(str(v)).stem, v) for v in value]
+    else:
+        raise InputError("[data] aggregates must be a list of CSV paths or a table "
+                         f"name = path, not {value!r}", path=path)
+    names = [name for name, _ in pairs]
+    for name, item in pairs:
+        if not isinstance(item, str) or not item:
+            raise InputError(f"[data] aggregates: source '{name}' needs a CSV path, not "
+                             f"{item!r}", path=path)
+        if names.count(name) > 1:
+            raise InputError(f"[data] aggregates: two sources are named '{name}'; name them "
+                             'explicitly, e.g. aggregates = {a = "x/ctdc.csv", b = '
+                             '"y/ctdc.csv"}', path=path)
+    return tuple((name, Path(item)) for name, item in pairs)
 
 
 def _check_data_kind(raw: dict, path) -> None:

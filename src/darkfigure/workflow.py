@@ -19,7 +19,7 @@ from .fit import FitInputs, fit
 from .models import REGISTRY, get_family
 from .provenance import provenance_attrs
 from .runcard import RunCard, parse_card
-from .stratadata import read_coverage, read_official
+from .stratadata import read_aggregate, read_coverage, read_official
 from .tables import read_table
 from .errors import InputError
 
@@ -50,7 +50,8 @@ def load_inputs(card: RunCard) -> FitInputs:
                        list(card.strata) if card.strata is not None else None)
     official = read_official(card.official, table) if card.official else None
     coverage = read_coverage(card.coverage, table) if card.coverage else None
-    return FitInputs(table=table, official=official, coverage=coverage)
+    aggregates = tuple(read_aggregate(path, table, name) for name, path in card.aggregates)
+    return FitInputs(table=table, official=official, coverage=coverage, aggregates=aggregates)
 
 
 def run(card: RunCard, card_text: str, progress: bool = True) -> Outcome:
