@@ -132,3 +132,28 @@ def test_reproduce_a_tiny_fit_exits_0_and_1_after_its_input_changed(posteriors, 
         assert "inputs changed" in capsys.readouterr().out
     finally:
         (base / "small.csv").write_text(SMALL)
+
+
+def test_reproduce_demands_identical_draws_when_code_and_libraries_are_the_same(
+        posteriors, monkeypatch, tmp_path, capsys):
+    """Same commit, clean tree, same libraries: draws within Monte Carlo error but not
+    identical mean a non-deterministic fit, so reproduce fails (exit 1)."""
+    from darkfigure import io, workflow
+
+    _, paths = posteriors
+    tree = io.read_posterior(paths["small"])
+    clean = dict(tree.attrs) | {"git_commit": "abc", "git_dirty": "false"}
+    clean.pop("posterior_sha256")
+    copy = tmp_path / "clean.nc"
+    io.write_posterior(tree, copy, clean)
+    real_run = workflow.run
+
+    def nudged_run(card, text, progress=True):
+        outcome = real_run(card, text, progress)
+        outcome.tree["posterior"]["N"] = outcome.tree["posterior"]["N"] + 1
+        outcome.attrs.update(git_commit="abc", git_dirty="false")
+        return outcome
+
+    monkeypatch.setattr(workflow, "run", nudged_run)
+    assert cli.main(["reproduce", str(copy), "--quiet"]) == 1
+    assert "non-deterministic" in capsys.readouterr().out
