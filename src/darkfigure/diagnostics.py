@@ -62,6 +62,9 @@ def diagnose(tree: xr.DataTree, table: CaptureTable, seconds: float,
     if "sample_stats" in tree.children and "diverging" in tree["sample_stats"].dataset:
         divergences = int(tree["sample_stats"]["diverging"].values.sum())
     notes, unestimable = [], []
+    covered = None
+    if "constant_data" in tree.children and "covered" in tree["constant_data"].dataset:
+        covered = tree["constant_data"]["covered"]
     for label in table.stratum_labels:
         where = f"stratum {label}: " if len(table.stratum_labels) > 1 else ""
         message = chain_modes(posterior["N"].sel(stratum=label).values)
@@ -71,7 +74,11 @@ def diagnose(tree: xr.DataTree, table: CaptureTable, seconds: float,
         if why:
             unestimable.append(label)
             notes.append(where + why)
-        pairs = table.never_overlapping_pairs(label)
+        # A pair with a list that did not operate in the stratum cannot overlap there by
+        # design: that is missing data (handled by the coverage), not a sparse table.
+        pairs = [(a, b) for a, b in table.never_overlapping_pairs(label)
+                 if covered is None or (covered.sel(stratum=label, list=a).item()
+                                        and covered.sel(stratum=label, list=b).item())]
         if pairs:
             shown = ", ".join(f"{a}-{b}" for a, b in pairs)
             notes.append(f"{where}{len(pairs)} list pair(s) never overlap ({shown}): their "
