@@ -268,10 +268,30 @@ def _settings(seed: int):
              f"l.birth_year = r.birth_year"]
     return SettingsCreator(
         link_type="link_and_dedupe", unique_id_column_name="record",
-        comparisons=[first, initial, surname, born, band, cl.ExactMatch("sex"), cl.ExactMatch("nationality"),
-                     cl.ExactMatch("region"), cl.ExactMatch("sector")],
+        comparisons=[first, initial, surname, born, band,
+                     *(_descriptive(c, e) for c, e in DISAGREE.items())],
         blocking_rules_to_generate_predictions=rules, retain_matching_columns=False,
         linker_uid=f"df{seed}")
+
+
+# Descriptive fields are not learnt by EM: their m is fixed at the share of true matches that
+# disagree on the field through clerical error or a move (sex and nationality rarely, region
+# and sector more often). EM drives the m of a field that never disagrees in its training
+# block to 0, which makes one disagreement veto a match outright and, on small lists,
+# underflows (splink then refuses the model).
+DISAGREE = {"sex": 0.02, "nationality": 0.02, "region": 0.05, "sector": 0.05}
+
+
+def _descriptive(column: str, disagree: float):
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    return cl.CustomComparison([
+        cll.NullLevel(column),
+        cll.ExactMatchLevel(column).configure(m_probability=1 - disagree,
+                                              fix_m_probability=True),
+        cll.ElseLevel().configure(m_probability=disagree, fix_m_probability=True)],
+        output_column_name=column)
 
 
 def _tables(lists: list[RecordList]):
@@ -292,7 +312,7 @@ def score(lists: list[RecordList], *, seed: int = 0, threshold: float = 0.5,
           progress: bool = False) -> Scored:
     """Train the Fellegi-Sunter model (u by random sampling, m by EM) and score pairs."""
     try:
-        from splink import Linker, block_on
+        from splink import Linker
     except ImportError:
         raise InputError(SPLINK_MISSING) from None
     level = logging.INFO if progress else logging.ERROR
@@ -305,34 +325,9 @@ def score(lists: list[RecordList], *, seed: int = 0, threshold: float = 0.5,
             tables = [t.to_pandas() for t in tables]
         inputs = [db_api.register(t, dataset_display_name=f"list{i}")
                   for i, t in enumerate(tables)]
-        linker = Linker(inputs, _settings(seed), log_level=level)
         n = sum(r.n for r in lists)
-        big = {"max_pairs": 2e6} if n > 50_000 else {}
-        train = linker.training
-        # lambda (the prior match rate) from near-certain links that every list can show:
-        # same surname key and initial, compatible birth years. With surname, initial and
-        # birth information each missing or misspelt in 5-15% of records, about half of the
-        # true pairs agree on all three: ``rule_recall`` (EM's own lambda, estimated inside
-        # blocks, overstates it many times over on such lists).
-        train.estimate_probability_two_random_records_match(
-            ["l.sn_key = r.sn_key and l.fi = r.fi and l.by_lo <= r.by_hi and "
-             "r.by_lo <= l.by_hi"], recall=rule_recall)
-        train.estimate_u_using_random_sampling(max_pairs=min(5e6, max(1e5, n * 20.0)),
-                                               seed=seed)
-        # three blocks so that every comparison is trained on pairs from every pair of lists
-        # that can show it: names and birth years (court-ngo), first names and age bands
-        # (ngo-shelter), initials with bands (court-shelter)
-        failed = []
-        for rule in (block_on("sn_key", "fi"), block_on("fn_key", "region"),
-                     block_on("birth_year", "region")):
-            try:
-                train.estimate_parameters_using_expectation_maximisation(
-                    rule, estimate_without_term_frequencies=True, **big)
-            except ValueError:
-                # on small lists a level seen only among non-matches drives its m to 0,
-                # which splink refuses; that block's estimates are dropped (the model keeps
-                # those of the other blocks) and the summary says so
-                failed.append(rule.get_blocking_rule("duckdb").blocking_rule_sql)
+        linker, failed = _train(lambda: Linker(inputs, _settings(seed), log_level=level),
+                                n, seed, rule_recall)
         pred = linker.inference.predict(threshold_match_probability=min_probability)
         pairs = pred.as_duckdbpyrelation().select(
             "record_l, record_r, match_probability").fetchnumpy() if backend == "duckdb" \
@@ -354,6 +349,45 @@ def score(lists: list[RecordList], *, seed: int = 0, threshold: float = 0.5,
     return Scored(np.asarray(pairs["record_l"], np.int64), np.asarray(pairs["record_r"],
                   np.int64), np.asarray(pairs["match_probability"], float), best,
                   threshold, info)
+
+
+def _train(make_linker, n: int, seed: int, rule_recall: float):
+    """Estimate lambda, u and m on a fresh linker; an EM block that fails (a level's m
+    underflowing on small lists) is left out and training starts again from scratch, since a
+    failed session leaves splink's model half-updated. Returns the linker and the left-out
+    blocks (as SQL, which names columns only)."""
+    from splink import block_on
+
+    # three blocks so that every comparison is trained on pairs from every pair of lists
+    # that can show it: names and birth years (court-ngo), first names and age bands
+    # (ngo-shelter), initials with bands (court-shelter)
+    rules = [block_on("sn_key", "fi"), block_on("fn_key", "region"),
+             block_on("birth_year", "region")]
+    big = {"max_pairs": 2e6} if n > 50_000 else {}
+    failed: list[str] = []
+    while True:
+        linker = make_linker()
+        train = linker.training
+        # lambda (the prior match rate) from near-certain links that every list can show:
+        # same surname key and initial, compatible birth years. With surname, initial and
+        # birth information each missing or misspelt in 5-15% of records, about half of the
+        # true pairs agree on all three: ``rule_recall`` (EM's own lambda, estimated inside
+        # blocks, overstates it many times over on such lists).
+        train.estimate_probability_two_random_records_match(
+            ["l.sn_key = r.sn_key and l.fi = r.fi and l.by_lo <= r.by_hi and "
+             "r.by_lo <= l.by_hi"], recall=rule_recall)
+        train.estimate_u_using_random_sampling(max_pairs=min(5e6, max(1e5, n * 20.0)),
+                                               seed=seed)
+        for rule in rules:
+            try:
+                train.estimate_parameters_using_expectation_maximisation(
+                    rule, estimate_without_term_frequencies=True, **big)
+            except ValueError:
+                failed.append(rule.get_blocking_rule("duckdb").blocking_rule_sql)
+                rules.remove(rule)
+                break
+        else:
+            return linker, failed
 
 
 def _backend(name: str, private: str):
