@@ -17,7 +17,7 @@ from darkfigure import russia, russia_files
 from darkfigure.errors import InputError
 from darkfigure.provenance import sha256_file
 from darkfigure.runcard import read_card
-from darkfigure.stratadata import read_coverage, read_official
+from darkfigure.stratadata import read_aggregate, read_coverage, read_official
 from darkfigure.tables import read_table
 
 ROOT = Path(__file__).parents[1]
@@ -111,6 +111,8 @@ def test_files_pass_table_validation_and_match_truth():
     coverage = read_coverage(ROOT / card.coverage, table)
     assert len(table.stratum_labels) == 8 * 9 and table.lists == russia.LISTS
     assert int(coverage.sel(list="ngo").sum()) == 9 * len(russia.NGO_DISTRICTS)
+    ctdc = read_aggregate(SYNTH / "SYNTHETIC_ctdc_aggregate.csv", table, "ctdc")
+    assert ctdc.columns == ("sector",) and len(ctdc.groups) == len(russia.SECTORS)
     truth = {f"{r['district']}|{r['sector']}": r for r in csv.DictReader(
         (SYNTH / "SYNTHETIC_truth.csv").open())}
     observed = table.observed
