@@ -33,8 +33,10 @@ def main(results: Path, out: Path, runs: list[str] | None = None) -> None:
                      "converged": diagnostics["converged"]}
                     | {k: float(np.quantile(n, q)) for k, q in QUANTILES.items()})
     figure = benchmark_figure(rows, published())
+    # One page of the paper at most: a panel per table is then about 0.8 inch high.
+    figure.set_size_inches(6.3, min(8.4, figure.get_figheight()))
     with atomic_path(out) as tmp:
-        figure.savefig(tmp, dpi=200, format=out.suffix.lstrip("."))
+        figure.savefig(tmp, dpi=200, format=out.suffix.lstrip("."), bbox_inches="tight")
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ def main(path: Path, out: Path) -> None:
         rank.legend(loc="lower center")
         trace.legend(loc="upper left", ncols=min(chains, 4), fontsize=6)
     with atomic_path(out) as tmp:
-        fig.savefig(tmp, format=out.suffix.lstrip("."))
+        fig.savefig(tmp, format=out.suffix.lstrip("."), bbox_inches="tight")
 
 
 if __name__ == "__main__":

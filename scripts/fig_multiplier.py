@@ -54,7 +54,7 @@ def main(path: Path, out: Path) -> None:
                                                     linestyle="none", label="published figure")],
                           loc="outside lower center", ncols=4)
     with atomic_path(out) as tmp:
-        figure.savefig(tmp, format=out.suffix.lstrip("."))
+        figure.savefig(tmp, format=out.suffix.lstrip("."), bbox_inches="tight")
 
 
 if __name__ == "__main__":

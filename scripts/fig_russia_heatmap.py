@@ -26,8 +26,11 @@ def main(path: Path, quantity: str, out: Path) -> None:
     if len(columns) < 2:
         sys.exit(f"{path}: a heatmap needs two stratum columns; found {columns or 'none'}")
     figure = heatmap(tree, quantity, rows=columns[0], columns=columns[1])
+    # Page width, and enough height that the grid keeps its rows beside long sector names.
+    rows = len(set(tree["observed_data"]["count"][columns[0]].values))
+    figure.set_size_inches(6.3, 0.3 * rows + 2.4)
     with atomic_path(out) as tmp:
-        figure.savefig(tmp, format=out.suffix.lstrip("."))
+        figure.savefig(tmp, format=out.suffix.lstrip("."), bbox_inches="tight")
 
 
 if __name__ == "__main__":
