@@ -30,7 +30,7 @@ def headline(tree) -> tuple[np.ndarray, str]:
         return values.sum(extra).transpose("chain", "draw").values, "Total N"
     first = values.isel({d: 0 for d in extra})
     label = ", ".join(f"{d}={first[d].item()}" for d in extra)
-    return first.transpose("chain", "draw").values, f"{name} ({label})" if label else name
+    return first.transpose("chain", "draw").values, f"{name}\n({label})" if label else name
 
 
 def main(path: Path, out: Path) -> None:
@@ -39,7 +39,7 @@ def main(path: Path, out: Path) -> None:
     ranks = rankdata(draws.ravel()).reshape(draws.shape)
     bins = np.linspace(0, chains * n, 21)
     with house_style():
-        fig = Figure(figsize=(6.5, 2.2), layout="constrained")
+        fig = Figure(figsize=(6.5, 2.4), layout="constrained")
         trace, rank = fig.subplots(1, 2, width_ratios=[1.6, 1])
         for c in range(chains):
             colour = MODEL_COLOURS[c % len(MODEL_COLOURS)]
@@ -54,7 +54,7 @@ def main(path: Path, out: Path) -> None:
         rank.set_xlabel("Rank among all draws")
         rank.set_ylabel("Draws per bin")
         rank.set_title("Rank histograms per chain")
-        rank.legend(loc="lower center")
+        rank.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), frameon=False)
         trace.legend(loc="upper left", ncols=min(chains, 4), fontsize=6)
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format=out.suffix.lstrip("."), bbox_inches="tight")
