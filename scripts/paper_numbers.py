@@ -117,6 +117,9 @@ def calibration_macros(directory: Path, replicates: int, m: dict) -> None:
     makefile = Path("Makefile").read_text(encoding="utf-8")
     full = re.search(r"--replicates (\d+)", makefile.split("validate:")[1])
     m["CalFullReplicates"] = full.group(1) if full else "--"
+    if full and replicates:
+        # Monte Carlo standard error of a coverage shrinks as 1/sqrt(replicates).
+        m["CalFullMcseFactor"] = number((int(full.group(1)) / replicates) ** 0.5, 1)
     m["CalFullScenarios"] = str(len(list(Path("scenarios").glob("*.toml"))))
 
 
@@ -132,6 +135,8 @@ def main() -> None:
         Path("data/raw/russia/published_figures.csv"))}
     for macro, key in RUSSIA_FACTS.items():
         macros[macro] = number(facts[key])
+    periods = {r["id"]: r["period"] for r in read_csv(Path("data/raw/russia/published_figures.csv"))}
+    macros["RuConvPeriod"] = periods["rbb_convictions_trafficking_mean"]
     rows = [summarise(p) for p in args.results]
     macros["NRuns"] = str(len(rows))
     benchmark_macros(rows, macros)
