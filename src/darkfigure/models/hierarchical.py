@@ -74,11 +74,14 @@ a group residual with a learned scale per source (``aggregate_group_rate``, dim
 - it informs N only through an assumption about its rate: an informative prior
   (``aggregate_rate = {ctdc = {lower = 0.02, upper = 0.10}}`` in the run card's [priors],
   or {median, logit_sd}) turns count/r into a second, independent estimate of N that is
-  pooled with the lists'. The test world shows both: a national total under a weak prior
-  leaves the 90% interval of total N within 20% of its width without the source, and under
-  a strongly informative, correct prior the interval narrows to under 60% of that width. A
-  wrong informative prior biases N just as confidently, so the interval given must be
-  defended from outside the data (a documented detection rate, not a guess);
+  pooled with the lists'. The test world (3 x 2 strata, 4 lists, a national total caught
+  at rate 0.5) shows both: under the weak default the 90% interval of total N keeps its
+  width within 20% and its median within 15% of that width; under a correct prior with
+  logit sd 0.02 the interval narrows from 877 to 546 people. (The Poisson margin, the
+  rare-capture form of the Binomial thinning, overstates the count's variance by a factor
+  1 / (1 - r): at r = 0.5 the source is worth half the records it holds.) A wrong informative prior biases N just as
+  confidently, so the interval given must be defended from outside the data (a documented
+  detection rate, not a guess);
 - a group the source did not report on is absent from its file: it says nothing there.
 
 **Parameterisation.** Non-centring cures the funnels of sparse strata, centring avoids the
