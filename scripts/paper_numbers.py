@@ -56,9 +56,10 @@ def benchmark_macros(rows: list[dict], m: dict) -> None:
     m["NBenchNotEstimable"] = str(sum(not r["estimable"] for r in bench))
     spreads = {}
     for r in bench:
-        if r["estimable"] and "median" in r:
-            for key in ("median", "lo", "hi"):
-                m[name(r["table"], r["model"], key)] = number(r[key])
+        for key in ("median", "lo", "hi"):
+            # No number where N has no estimate; the text then reads "not estimable".
+            m[name(r["table"], r["model"], key)] = number(r[key]) \
+                if r["estimable"] and key in r else "not estimable"
     for table in {r["table"] for r in bench}:
         medians = [r["median"] for r in bench if r["table"] == table and r["estimable"]]
         if len(medians) >= 2:
