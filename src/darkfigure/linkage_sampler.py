@@ -20,6 +20,10 @@ It is sampled by Gibbs moves of one record at a time (remove it, then put it int
 neighbouring cluster or on its own with probability proportional to the product of odds),
 compiled with numba; chains start from splink's clustering, run ``burn`` sweeps and keep one
 partition every ``thin`` sweeps. The same seed gives the same draws.
+
+What the draws cannot express: a true pair that no blocking rule brought together (or that
+splink scored below its minimum) is linked in no draw, so the draws still split such people
+and N leans high; `benchmarks/linkage_coverage.py` measures how far against the true links.
 """
 
 from __future__ import annotations
