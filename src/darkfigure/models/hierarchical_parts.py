@@ -105,6 +105,23 @@ def cells(table: CaptureTable, covered: np.ndarray) -> Cells:
                  float(gammaln(counts + 1.0).sum()))
 
 
+def logit_normal(name, spec) -> tuple[float, float]:
+    """(mean, sd) of the logit of a source's typical rate from {median, logit_sd} or from a
+    90% interval {lower, upper} (logit-symmetric: median at the logits' midpoint)."""
+    spec = dict(spec) if isinstance(spec, dict) else {}
+    logit = lambda p: float(np.log(p / (1.0 - p)))  # noqa: E731
+    rate = lambda key: 0.0 < float(spec[key]) < 1.0  # noqa: E731
+    if set(spec) == {"median", "logit_sd"} and rate("median") and float(spec["logit_sd"]) > 0:
+        return logit(float(spec["median"])), float(spec["logit_sd"])
+    if set(spec) == {"lower", "upper"} and rate("lower") and rate("upper") \
+            and float(spec["lower"]) < float(spec["upper"]):
+        lo, hi = logit(float(spec["lower"])), logit(float(spec["upper"]))
+        return (lo + hi) / 2.0, (hi - lo) / (2.0 * 1.6449)
+    raise ValueError(f"aggregate_rate for source '{name}' must be {{median = r, logit_sd = s}} "
+                     f"(0 < r < 1, s > 0) or {{lower = a, upper = b}} (0 < a < b < 1), not "
+                     f"{spec!r}")
+
+
 def group_sum(values: np.ndarray, index: np.ndarray, n_levels: int) -> np.ndarray:
     """Sum ``values`` (stratum, ...) within the levels of one stratum column."""
     out = np.zeros((n_levels,) + values.shape[1:])
