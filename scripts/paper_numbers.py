@@ -13,6 +13,7 @@ usage: paper_numbers.py --out numbers.tex --calibration DIR --cal-replicates R -
 
 import argparse
 import csv
+import json
 import re
 from pathlib import Path
 
@@ -92,6 +93,10 @@ def russia_macros(rows: list[dict], m: dict) -> None:
                 m[f"HierRatio{key}"] = number(np.quantile(n / official, q), 1)
             m["HierObserved"], m["HierOfficial"] = number(r["observed"]), number(official)
             m["HierStrata"] = str(tree["posterior"].sizes["stratum"])
+            # A synthetic world knows its truth (SYNTHETIC_truth.csv beside the table).
+            inputs = list(json.loads(tree.attrs["input_sha256"]))
+            truth = read_csv(Path(inputs[0]).parent / "SYNTHETIC_truth.csv") if inputs else []
+            m["HierTruth"] = number(sum(int(t["N"]) for t in truth)) if truth else "unknown"
             m["HierConverged"] = "converged" if r["converged"] else "did not converge"
         if r["model"] == "multiplier" and not flags["HaveMult"]:
             flags["HaveMult"] = True
