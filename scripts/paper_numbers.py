@@ -52,7 +52,7 @@ def benchmark_macros(rows: list[dict], m: dict) -> None:
     bench = [r for r in rows if "benchmarks" in str(r["tree"].attrs["run_card"])]
     m["NBenchRuns"] = str(len(bench))
     m["NBenchTables"] = str(len({r["table"] for r in bench}))
-    m["NBenchConverged"] = str(sum(r["converged"] for r in bench))
+    m["NBenchConverged"] = str(sum(r["estimable"] and r["converged"] for r in bench))
     m["NBenchNotConverged"] = str(sum(r["estimable"] and not r["converged"] for r in bench))
     m["NBenchNotEstimable"] = str(sum(not r["estimable"] for r in bench))
     spreads = {}
