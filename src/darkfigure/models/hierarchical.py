@@ -105,9 +105,9 @@ compile, load ~1.5 on 2 cores), max R-hat 1.013, 1 divergence, bulk ESS of N >= 
 second), 49 steps per draw at 0.55 ms a gradient. On the 5-list 8 x 6 world (4 chains x
 500) 'auto' now gives 5 divergences (40 were reported before), 40 steps per draw and
 R-hat <= 1.033; everything non-centred gives none, but 85 steps per draw and R-hat 1.15
-(abundance_region_scale), so 'auto' stays the default and the last divergences are open. nutpie's low-rank mass
-matrix did not help (tuning cost 195 steps per draw and R-hat rose to 1.30), so the
-diagonal adaptation stays (``NUTPIE_OPTIONS``).
+(abundance_region_scale), so 'auto' stays the default and the last divergences are open.
+nutpie's low-rank mass matrix did not help (tuning cost 195 steps per draw and R-hat rose
+to 1.30), so the diagonal adaptation stays (``NUTPIE_OPTIONS``).
 """
 
 from __future__ import annotations
