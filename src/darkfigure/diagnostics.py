@@ -51,7 +51,6 @@ def diagnose(tree: xr.DataTree, table: CaptureTable, seconds: float,
     check) says where N has no estimate and so must not be reported; ``diagnosed`` restricts
     R-hat to the quantities a family declares meaningful (e.g. label-invariant ones)."""
     posterior = tree["posterior"].to_dataset()
-    chains = posterior.sizes["chain"]
     numeric = posterior[[v for v in posterior.data_vars
                          if np.issubdtype(posterior[v].dtype, np.number)
                          and (diagnosed is None or v in diagnosed)]]
@@ -83,16 +82,24 @@ def diagnose(tree: xr.DataTree, table: CaptureTable, seconds: float,
             shown = ", ".join(f"{a}-{b}" for a, b in pairs)
             notes.append(f"{where}{len(pairs)} list pair(s) never overlap ({shown}): their "
                          "dependence is not estimable from the data and rests on the prior")
-    max_rhat = _finite_max(list(rhat_by_var.values()))
     min_ess = float(np.nanmin(ess_n.values))
+    report = _report(posterior, rhat_by_var, min_ess, divergences, seconds, notes)
+    report["converged"] = report["converged"] and not any("chains disagree" in n
+                                                          for n in notes)
+    return report | {"estimable": not unestimable, "unestimable_strata": unestimable}
+
+
+def _report(posterior: xr.Dataset, rhat_by_var: dict, min_ess: float, divergences: int,
+            seconds: float, notes) -> dict:
+    """The keys every diagnostics.json holds, with the convergence verdict on R-hat, ESS
+    and divergences (callers add their own further conditions)."""
+    chains = posterior.sizes["chain"]
+    max_rhat = _finite_max(list(rhat_by_var.values()))
     converged = (not math.isnan(max_rhat) and max_rhat <= RHAT_MAX
-                 and min_ess >= ESS_PER_CHAIN_MIN * chains and divergences == 0
-                 and not any("chains disagree" in n for n in notes))
+                 and min_ess >= ESS_PER_CHAIN_MIN * chains and divergences == 0)
     worst = max(rhat_by_var, key=lambda v: rhat_by_var[v]) if rhat_by_var else None
     return {
         "converged": bool(converged),
-        "estimable": not unestimable,
-        "unestimable_strata": unestimable,
         "max_rhat": round(max_rhat, 4),
         "max_rhat_variable": worst,
         "min_ess_bulk_N": round(min_ess, 1),
@@ -103,7 +110,7 @@ def diagnose(tree: xr.DataTree, table: CaptureTable, seconds: float,
         "ess_N_per_second": round(min_ess / seconds, 1) if seconds > 0 else None,
         "thresholds": {"max_rhat": RHAT_MAX, "min_ess_bulk_N": ESS_PER_CHAIN_MIN * chains,
                        "divergences": 0},
-        "notes": notes,
+        "notes": list(notes),
     }
 
 
@@ -113,27 +120,8 @@ def diagnose_draws(tree: xr.DataTree, headline: str, seconds: float, notes=()) -
     multiplier) in place of N's. R-hat and ESS are still computed, so draws that were not
     independent after all (a bug) would show, and too few draws are flagged as for MCMC."""
     posterior = tree["posterior"].to_dataset()
-    chains = posterior.sizes["chain"]
     rhat = az.rhat(posterior)
     rhat_by_var = {v: _finite_max(rhat[v].values) for v in rhat.data_vars}
     min_ess = float(np.nanmin(az.ess(posterior[[headline]], method="bulk")[headline].values))
-    max_rhat = _finite_max(list(rhat_by_var.values()))
-    converged = (not math.isnan(max_rhat) and max_rhat <= RHAT_MAX
-                 and min_ess >= ESS_PER_CHAIN_MIN * chains)
-    return {
-        "converged": bool(converged),
-        "estimable": True,
-        "unestimable_strata": [],
-        "headline": headline,
-        "max_rhat": round(max_rhat, 4),
-        "max_rhat_variable": max(rhat_by_var, key=lambda v: rhat_by_var[v]),
-        "min_ess_bulk_N": round(min_ess, 1),
-        "divergences": 0,
-        "chains": int(chains),
-        "draws": int(posterior.sizes["draw"]),
-        "seconds": round(seconds, 2),
-        "ess_N_per_second": round(min_ess / seconds, 1) if seconds > 0 else None,
-        "thresholds": {"max_rhat": RHAT_MAX, "min_ess_bulk_N": ESS_PER_CHAIN_MIN * chains,
-                       "divergences": 0},
-        "notes": list(notes),
-    }
+    report = _report(posterior, rhat_by_var, min_ess, 0, seconds, notes)
+    return report | {"estimable": True, "unestimable_strata": [], "headline": headline}
