@@ -96,7 +96,14 @@ def russia_macros(rows: list[dict], m: dict) -> None:
             # A synthetic world knows its truth (SYNTHETIC_truth.csv beside the table).
             inputs = list(json.loads(tree.attrs["input_sha256"]))
             truth = read_csv(Path(inputs[0]).parent / "SYNTHETIC_truth.csv") if inputs else []
-            m["HierTruth"] = number(sum(int(t["N"]) for t in truth)) if truth else "unknown"
+            true_n = sum(int(t["N"]) for t in truth)
+            m["HierTruth"] = number(true_n) if truth else "unknown"
+            # How far the median sits from the truth, in percent of the truth, with its side.
+            gap = 100 * (np.median(n) / true_n - 1) if truth else float("nan")
+            side = "below" if gap < 0 else "above"
+            m["HierTruthGap"] = f"{abs(gap):.0f}\\,\\% {side}" if truth else "unknown"
+            lo, hi = np.quantile(n, [0.025, 0.975])
+            m["HierTruthCovered"] = "covers" if lo <= true_n <= hi else "misses"
             m["HierConverged"] = "converged" if r["converged"] else "did not converge"
         if r["model"] == "multiplier" and not flags["HaveMult"]:
             flags["HaveMult"] = True
