@@ -8,7 +8,7 @@ JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 SNAKE := $(VENV)/bin/snakemake --cores $(JOBS) --rerun-triggers mtime --keep-going
 TEXPKGS := latexmk texlive-latex-base texlive-latex-recommended texlive-fonts-recommended lmodern
 
-.PHONY: help setup all fit figures paper test validate bench clean
+.PHONY: help setup tex all fit figures paper test validate bench clean
 
 help:  ## list the verbs
 	@grep -E '^[a-z]+:.*##' Makefile | sed 's/:.*## /\t/'
@@ -21,12 +21,15 @@ $(VENV)/.stamp: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,paper]'
 	@touch $@
 
-setup: $(VENV)/.stamp  ## create the virtual environment, install darkfigure and TeX
+setup: $(VENV)/.stamp  ## create the virtual environment and install darkfigure
+
+# Only the paper needs TeX, so `make test` (CI) does not install it.
+tex:  ## install Debian's TeX Live (latexmk) when it is missing
 	@command -v latexmk >/dev/null || { echo "setup: installing TeX Live from Debian"; \
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $(TEXPKGS) \
 	  >/dev/null; } || echo "setup: latexmk missing and apt-get failed; make paper needs it"
 
-all: setup  ## set up, fit every run card, figures, tables, paper/paper.pdf (only what changed)
+all: setup tex  ## set up, fit every run card, figures, tables, paper/paper.pdf (only what changed)
 	$(SNAKE) all
 
 fit: setup  ## fit every run card in models/ into results/ (only what changed, in parallel)
@@ -35,7 +38,7 @@ fit: setup  ## fit every run card in models/ into results/ (only what changed, i
 figures: setup  ## figures and tables of the paper from the posteriors
 	$(SNAKE) figures
 
-paper: setup  ## paper/paper.pdf (fits and figures first where they changed)
+paper: setup tex  ## paper/paper.pdf (fits and figures first where they changed)
 	$(SNAKE) paper/paper.pdf
 
 test: setup  ## the default test suite (fast; CI runs this)
@@ -54,4 +57,5 @@ bench: setup  ## timings and ESS/s per model and table, scaling, conting side by
 	$(PY) benchmarks/harness.py benchmarks/results.json
 
 clean:  ## remove generated files (keeps the environment)
-	rm -rf results figures/*.png figures/*.csv
+	rm -rf results reports paper/generated paper/paper.pdf figures/*.png figures/*.pdf \
+	  figures/*.csv .snakemake
