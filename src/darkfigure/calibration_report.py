@@ -24,6 +24,7 @@ import numpy as np
 from scipy import stats
 
 from .calibrate import LEVELS
+from .plotting import house_style
 from .sbc import ecdf_band
 
 COVERAGE_COLUMNS = ["scenario", "model", "level", "replicates", "units", "unestimable",
@@ -143,7 +144,13 @@ def coverage_figure(rows: list[dict], level: str = "stratum"):
     rows = [r for r in rows if r["level"] == level and "cover95" in r]
     scenarios = sorted({r["scenario"] for r in rows})
     models = sorted({r["model"] for r in rows})
-    fig, axes = plt.subplots(1, len(LEVELS), figsize=(11, 4.2), sharey=False,
+    with house_style():
+        return _coverage_panels(plt, rows, scenarios, models, level)
+
+
+def _coverage_panels(plt, rows, scenarios, models, level):
+    # Page width (6.5 in), so the house style's 7-9 pt text prints at its size.
+    fig, axes = plt.subplots(1, len(LEVELS), figsize=(6.5, 2.9), sharey=False,
                              constrained_layout=True)
     markers = "osD^vP*X"
     for ax, nominal in zip(axes, LEVELS):
@@ -161,17 +168,17 @@ def coverage_figure(rows: list[dict], level: str = "stratum"):
                 ys.append(100 * c)
                 lo.append(100 * (c - a))
                 hi.append(100 * (b - c))
-            ax.errorbar(xs, ys, yerr=[lo, hi], fmt=markers[j % len(markers)], ms=5,
-                        capsize=2, label=model)
+            ax.errorbar(xs, ys, yerr=[lo, hi], fmt=markers[j % len(markers)], ms=3.5,
+                        capsize=1.5, lw=0.8, label=model)
         ax.axhline(nominal, ls="--", color="0.3", lw=1)
         ax.set_xticks(range(len(scenarios)), scenarios, rotation=45, ha="right")
         ax.set_title(f"Nominal {nominal}% interval")
         ax.set_ylabel("Empirical coverage of N (%)")
         ax.set_ylim(0, 102)
         ax.grid(axis="y", alpha=0.3)
-    axes[-1].legend(title="Model", loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8)
+    axes[-1].legend(title="Model", loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.suptitle(f"Coverage of central posterior intervals for N (per {level}; bars: 95% "
-                 "Monte Carlo interval)", fontsize=10)
+                 "Monte Carlo interval)")
     return fig
 
 
@@ -184,7 +191,12 @@ def sbc_figure(records: list[dict]):
     import matplotlib.pyplot as plt
 
     values = sbc_values(records)
-    fig, axes = plt.subplots(1, max(len(values), 1), figsize=(3.6 * max(len(values), 1), 3.4),
+    with house_style():
+        return _sbc_panels(plt, values)
+
+
+def _sbc_panels(plt, values):
+    fig, axes = plt.subplots(1, max(len(values), 1), figsize=(2.2 * max(len(values), 1), 2.3),
                              sharey=True, squeeze=False, constrained_layout=True)
     for ax, (model, u) in zip(axes[0], values.items()):
         z, lower, upper = ecdf_band(len(u))
@@ -193,12 +205,11 @@ def sbc_figure(records: list[dict]):
                         label="simultaneous 95% band")
         ax.step(z, ecdf - z, where="mid", color="k", lw=1.2, label="ECDF difference")
         ax.axhline(0, color="0.5", lw=0.8)
-        ax.set_title(f"{model} (n = {len(u)})", fontsize=10)
+        ax.set_title(f"{model} (n = {len(u)})")
         ax.set_xlabel("Fractional rank u of true N")
         ax.set_xlim(0, 1)
     axes[0][0].set_ylabel("ECDF(u) - u")
     if values:
-        axes[0][0].legend(fontsize=7, loc="lower left")
-    fig.suptitle("Simulation-based calibration under each model's (truncated) prior",
-                 fontsize=10)
+        axes[0][0].legend(loc="lower left")
+    fig.suptitle("Simulation-based calibration under each model's (truncated) prior")
     return fig
