@@ -176,10 +176,16 @@ rule russia_multiplier:
     shell: "{PY} scripts/fig_multiplier.py {input[0]} {output}"
 
 rule calibration:
-    # Reduced study (resumable: replicate records under CAL_DIR/records are kept).
+    # Reduced study. Replicate records under CAL_DIR/records let an interrupted study resume,
+    # but only records made by the same scenarios and code count: a fingerprint of the inputs
+    # is kept beside them, and a changed model or scenario starts the study afresh.
     input: expand("scenarios/{s}.toml", s=CAL_SCENARIOS), CAL_CODE
     output: CAL_OUTPUTS
-    shell: CALIBRATE
+    shell: ("fp=$(cat {input} | sha256sum | cut -d' ' -f1); "
+            "if [ \"$(cat {CAL_DIR}/records/FINGERPRINT 2>/dev/null)\" != \"$fp\" ]; then "
+            "rm -rf {CAL_DIR}/records; fi; "
+            "mkdir -p {CAL_DIR}/records && echo $fp > {CAL_DIR}/records/FINGERPRINT; "
+            + CALIBRATE)
 
 rule calibration_copy:
     input: f"{CAL_DIR}/{{name}}"
