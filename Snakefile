@@ -111,6 +111,12 @@ REPORT = ("if {DF} report --help >/dev/null 2>&1; then {DF} report {input[0]} --
           " > {output}; fi")
 CALIBRATE = ("{DF} calibrate --scenarios {input[0]} {input[1]} {input[2]} --models {CAL_MODELS}"
              " --replicates {CAL_REPLICATES} --out {CAL_DIR} --quiet")
+# Records of an interrupted study are kept to resume it, but only if the same scenarios and code
+# made them: a fingerprint of the inputs sits beside them, and a mismatch starts afresh.
+CALIBRATE_FRESH = ("fp=$(cat {input} | sha256sum | cut -d' ' -f1); "
+                   "if [ \"$(cat {CAL_DIR}/records/FINGERPRINT 2>/dev/null)\" != \"$fp\" ]; "
+                   "then rm -rf {CAL_DIR}/records; fi; mkdir -p {CAL_DIR}/records && "
+                   "echo $fp > {CAL_DIR}/records/FINGERPRINT; " + CALIBRATE)
 NUMBERS = ("{PY} scripts/paper_numbers.py --out {output} --calibration {CAL_DIR} "
            "--cal-replicates {CAL_REPLICATES} --results " + " ".join(results(RUNS)))
 
@@ -176,16 +182,10 @@ rule russia_multiplier:
     shell: "{PY} scripts/fig_multiplier.py {input[0]} {output}"
 
 rule calibration:
-    # Reduced study. Replicate records under CAL_DIR/records let an interrupted study resume,
-    # but only records made by the same scenarios and code count: a fingerprint of the inputs
-    # is kept beside them, and a changed model or scenario starts the study afresh.
+    # Reduced study; resumes an interrupted run, restarts when its code changed (above).
     input: expand("scenarios/{s}.toml", s=CAL_SCENARIOS), CAL_CODE
     output: CAL_OUTPUTS
-    shell: ("fp=$(cat {input} | sha256sum | cut -d' ' -f1); "
-            "if [ \"$(cat {CAL_DIR}/records/FINGERPRINT 2>/dev/null)\" != \"$fp\" ]; then "
-            "rm -rf {CAL_DIR}/records; fi; "
-            "mkdir -p {CAL_DIR}/records && echo $fp > {CAL_DIR}/records/FINGERPRINT; "
-            + CALIBRATE)
+    shell: CALIBRATE_FRESH
 
 rule calibration_copy:
     input: f"{CAL_DIR}/{{name}}"
