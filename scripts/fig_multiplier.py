@@ -1,14 +1,13 @@
 """Figure: forest plot of the dark-figure multiplier per comparison (posterior `multiplier`,
-dim `comparison`) with the published multiplier marked where the run card names one. Reads
+dim `comparison`) with the published multiplier marked where the run card names one (the fit
+stores its value in the posterior file's `comparisons` group). Reads
 the posterior file only; house style from darkfigure.plotting.
 
 usage: fig_multiplier.py RESULT.nc OUT.pdf
 """
 
-import csv
 import sys
 import textwrap
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -18,18 +17,16 @@ from darkfigure.io import atomic_path, read_posterior
 from darkfigure.plotting import ACCENT, forest_array, house_style
 
 
-def published(card: dict) -> dict[str, float]:
-    """Comparison -> published value of the figure its card entry names (if any)."""
-    figures = Path(card["data"]["figures"])
-    with figures.open(encoding="utf-8") as handle:
-        values = {r["id"]: float(r["value"]) for r in csv.DictReader(handle)}
-    return {name: values[c["published"]] for name, c in card.get("comparisons", {}).items()
-            if c.get("published") in values}
+def published(tree) -> dict[str, float]:
+    """Comparison -> published value of the figure its card entry names (if any), as the fit
+    stored it (NaN where none)."""
+    comps = tree["comparisons"]
+    return {str(c): float(v) for c, v in zip(comps["comparison"].values,
+                                             comps["published"].values) if np.isfinite(v)}
 
 
 def main(path: Path, out: Path) -> None:
     tree = read_posterior(path)
-    card = tomllib.loads(tree.attrs["run_card"])
     draws = tree["posterior"]["multiplier"].stack(sample=("chain", "draw"))
     draws = draws.transpose("comparison", "sample")
     labels = [str(c) for c in draws["comparison"].values]
@@ -38,7 +35,7 @@ def main(path: Path, out: Path) -> None:
                           "Multiplier: court-recorded cases per official case or conviction",
                           group_name="comparison")
     figure.set_size_inches(6.0, 0.45 * len(labels) + 1.4)
-    ref = published(card)
+    ref = published(tree)
     if ref:
         # forest_array orders rows by median; find each comparison's row the same way.
         order = list(np.argsort(np.median(values, axis=1)))
