@@ -26,6 +26,8 @@ from . import report_text as text
 from .errors import InputError, ProvenanceWarning
 from .models import REGISTRY
 from .report_caveats import caveats
+from .report_multiplier import body as _multiplier_body
+from .report_text import interval, number, ratio
 from .runcard import RunCard, parse_card
 
 #: Most strata listed one by one; the rest are summarised (reports stay short).
@@ -44,21 +46,6 @@ class Report:
         return to_html(self.markdown, self.title)
 
 
-def number(value: float | None) -> str:
-    """A count as people read it: 1,234 (no decimals)."""
-    return "—" if value is None else f"{value:,.0f}"
-
-
-def ratio(value: float | None) -> str:
-    """A multiplier to three significant digits: 16.6, 3.23, 142."""
-    return "—" if value is None else f"{value:,.3g}" if value < 1000 else f"{value:,.0f}"
-
-
-def interval(row: dict, prefix: str, fmt=number) -> str:
-    low, high = row.get(f"{prefix}_q025"), row.get(f"{prefix}_q975")
-    return "—" if low is None else f"{fmt(low)} to {fmt(high)}"
-
-
 def build(path: str | Path) -> Report:
     """The report of one posterior file (read with provenance checks; changed inputs become
     caveats rather than errors)."""
@@ -73,7 +60,7 @@ def build(path: str | Path) -> Report:
     synthetic = any("SYNTHETIC" in str(p) for p in [path.name, card.name, *inputs])
     family = REGISTRY.get(card.model)
     if family is not None and family.reads_figures:
-        from .report_multiplier import body
+        body = _multiplier_body
         heading = f"How far official statistics fall short: {card.name}"
     else:
         body = _capture_body

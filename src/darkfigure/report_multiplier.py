@@ -8,7 +8,7 @@ import xarray as xr
 
 from . import report_text as text
 from . import summaries
-from .report import interval, ratio
+from .report_text import interval, ratio
 from .runcard import RunCard
 
 

@@ -2,10 +2,28 @@
 
 Each family's ``ASSUMPTION`` (models.Family.assumption) is the technical one-liner; here it is
 said again for a reader who is not a statistician. Kept apart from `report` so the wording can
-be reviewed on its own.
+be reviewed on its own; the number formats live here too, so that `report` and
+`report_multiplier` share them without importing each other.
 """
 
 from __future__ import annotations
+
+
+def number(value: float | None) -> str:
+    """A count as people read it: 1,234 (no decimals)."""
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def ratio(value: float | None) -> str:
+    """A multiplier to three significant digits: 16.6, 3.23, 142."""
+    return "—" if value is None else f"{value:,.3g}" if value < 1000 else f"{value:,.0f}"
+
+
+def interval(row: dict, prefix: str, fmt=number) -> str:
+    """'low to high' of a row's 95% interval columns ``PREFIX_q025``/``PREFIX_q975``."""
+    low, high = row.get(f"{prefix}_q025"), row.get(f"{prefix}_q975")
+    return "—" if low is None else f"{fmt(low)} to {fmt(high)}"
+
 
 SYNTHETIC_BANNER = "SYNTHETIC DATA — NOT REAL ESTIMATES"
 
