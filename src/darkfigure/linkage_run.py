@@ -104,11 +104,7 @@ def link_only(opts: LinkOptions) -> Linked:
     draws = lu.sample_partitions(scored.pair_left, scored.pair_right, scored.probability,
                                  len(of_record), opts.linkages if opts.linkages > 1 else 0,
                                  opts.seed, start=scored.best)
-    best = lu.capture_table(scored.best, of_record, opts.names, values)
-    keys = sorted(set(lu.stratum_keys(best)).union(*(
-        lu.stratum_keys(lu.capture_table(d, of_record, opts.names, values)) for d in draws)))
-    best = lu.capture_table(scored.best, of_record, opts.names, values, keys)
-    tables = [lu.capture_table(d, of_record, opts.names, values, keys) for d in draws]
+    best, *tables = lu.capture_tables([scored.best, *draws], of_record, opts.names, values)
     return Linked(lists, scored, of_record, best, tables, draws)
 
 

@@ -63,28 +63,31 @@ def _cluster_mode(clusters: np.ndarray, values: np.ndarray, n: int) -> np.ndarra
     return out
 
 
-def capture_table(clusters: np.ndarray, list_of_record: np.ndarray, lists: list[str],
-                  strata: dict[str, np.ndarray],
-                  labels: list[tuple] | None = None) -> CaptureTable:
-    """People (clusters) counted by capture pattern and stratum; ``labels`` fixes the strata
-    (so tables of different linkages share rows; absent strata count 0)."""
+def _people(clusters: np.ndarray, list_of_record: np.ndarray, k: int,
+            strata: dict[str, np.ndarray]) -> tuple[np.ndarray, list[tuple]]:
+    """Per person (cluster): the capture-pattern bit mask and the stratum key."""
     clusters = np.unique(clusters, return_inverse=True)[1]
-    n, k = int(clusters.max()) + 1, len(lists)
+    n = int(clusters.max()) + 1
     mask = np.zeros(n, dtype=np.int64)
     np.bitwise_or.at(mask, clusters, 1 << (k - 1 - list_of_record))  # first list = top bit
     per_person = [_cluster_mode(clusters, v, n) for v in strata.values()]
-    keys = list(zip(*per_person)) if strata else [()] * n
-    labels = labels if labels is not None else sorted(set(keys))
+    return mask, list(zip(*per_person)) if strata else [()] * n
+
+
+def capture_tables(partitions: list[np.ndarray], list_of_record: np.ndarray,
+                   lists: list[str], strata: dict[str, np.ndarray]) -> list[CaptureTable]:
+    """People (clusters) of each partition counted by capture pattern and stratum; all
+    tables share the same strata rows (every stratum any of them has; absent ones count 0)."""
+    people = [_people(c, list_of_record, len(lists), strata) for c in partitions]
+    labels = sorted(set().union(*(keys for _, keys in people)))
     row = {key: i for i, key in enumerate(labels)}
-    counts = np.zeros((len(labels), 2 ** k - 1), dtype=np.int64)
-    np.add.at(counts, (np.array([row[key] for key in keys]), mask - 1), 1)
     columns = {c: [key[i] for key in labels] for i, c in enumerate(strata)}
-    return CaptureTable.from_array(counts, lists, columns or None)
-
-
-def stratum_keys(table: CaptureTable) -> list[tuple]:
-    return [tuple(table.stratum_values(s)[c] for c in table.strata)
-            for s in table.stratum_labels]
+    tables = []
+    for mask, keys in people:
+        counts = np.zeros((len(labels), 2 ** len(lists) - 1), dtype=np.int64)
+        np.add.at(counts, (np.array([row[key] for key in keys]), mask - 1), 1)
+        tables.append(CaptureTable.from_array(counts, lists, columns or None))
+    return tables
 
 
 def fit_table(card: RunCard, table: CaptureTable, seed: int,
