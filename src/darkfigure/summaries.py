@@ -144,19 +144,17 @@ def terminal_table(rows: list[dict], diagnostics: dict) -> str:
     fmt = "  ".join(f"{{:>{w}}}" for w in widths)
     lines = [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
     lines += [fmt.format(*b) for b in body]
-    status = "converged" if diagnostics["converged"] else "NOT CONVERGED"
-    lines.append(f"{status}: max R-hat {diagnostics['max_rhat']}, min bulk ESS(N) "
-                 f"{diagnostics['min_ess_bulk_N']}, divergences {diagnostics['divergences']}, "
-                 f"{diagnostics['seconds']} s")
-    lines += [f"note: {n}" for n in diagnostics["notes"]]
-    return "\n".join(lines)
+    return "\n".join(lines + _status(diagnostics, sampled=True))
 
 
-def _status(diagnostics: dict) -> list[str]:
+def _status(diagnostics: dict, sampled: bool = False) -> list[str]:
+    """The verdict line and the notes; ``sampled``: an MCMC fit (ESS of N, divergences)."""
     status = "converged" if diagnostics["converged"] else "NOT CONVERGED"
-    return [f"{status}: max R-hat {diagnostics['max_rhat']}, min bulk ESS "
-            f"{diagnostics['min_ess_bulk_N']}, {diagnostics['seconds']} s"] + \
-        [f"note: {n}" for n in diagnostics["notes"]]
+    ess = f"min bulk ESS(N) {diagnostics['min_ess_bulk_N']}, divergences " \
+        f"{diagnostics['divergences']}" if sampled else \
+        f"min bulk ESS {diagnostics['min_ess_bulk_N']}"
+    return [f"{status}: max R-hat {diagnostics['max_rhat']}, {ess}, {diagnostics['seconds']} s"] \
+        + [f"note: {n}" for n in diagnostics["notes"]]
 
 
 def _multiplier_table(rows: list[dict], diagnostics: dict) -> str:
