@@ -88,8 +88,9 @@ def russia_macros(rows: list[dict], m: dict) -> None:
             flags["HaveHier"] = True
             n = tree["posterior"]["N"].sum("stratum").values.ravel()
             official = float(tree["constant_data"]["official"].sum())
+            # summarise() already holds the quantiles of this total N.
             for key, q in (("Lo", 0.025), ("Median", 0.5), ("Hi", 0.975)):
-                m[f"HierN{key}"] = number(np.quantile(n, q))
+                m[f"HierN{key}"] = number(r[key.lower()])
                 m[f"HierRatio{key}"] = number(np.quantile(n / official, q), 1)
             m["HierObserved"], m["HierOfficial"] = number(r["observed"]), number(official)
             m["HierStrata"] = str(tree["posterior"].sizes["stratum"])
@@ -99,11 +100,10 @@ def russia_macros(rows: list[dict], m: dict) -> None:
             true_n = sum(int(t["N"]) for t in truth)
             m["HierTruth"] = number(true_n) if truth else "unknown"
             # How far the median sits from the truth, in percent of the truth, with its side.
-            gap = 100 * (np.median(n) / true_n - 1) if truth else float("nan")
+            gap = 100 * (r["median"] / true_n - 1) if truth else float("nan")
             side = "below" if gap < 0 else "above"
             m["HierTruthGap"] = f"{abs(gap):.0f}\\,\\% {side}" if truth else "unknown"
-            lo, hi = np.quantile(n, [0.025, 0.975])
-            m["HierTruthCovered"] = "covers" if lo <= true_n <= hi else "misses"
+            m["HierTruthCovered"] = "covers" if r["lo"] <= true_n <= r["hi"] else "misses"
             m["HierConverged"] = "converged" if r["converged"] else "did not converge"
         if r["model"] == "multiplier" and not flags["HaveMult"]:
             flags["HaveMult"] = True
@@ -146,12 +146,10 @@ def main() -> None:
     parser.add_argument("--results", nargs="*", default=[])
     args = parser.parse_args()
     macros: dict = {}
-    facts = {r["id"]: float(r["value"]) for r in read_csv(
-        Path("data/raw/russia/published_figures.csv"))}
+    facts = {r["id"]: r for r in read_csv(Path("data/raw/russia/published_figures.csv"))}
     for macro, key in RUSSIA_FACTS.items():
-        macros[macro] = number(facts[key])
-    periods = {r["id"]: r["period"] for r in read_csv(Path("data/raw/russia/published_figures.csv"))}
-    macros["RuConvPeriod"] = periods["rbb_convictions_trafficking_mean"]
+        macros[macro] = number(float(facts[key]["value"]))
+    macros["RuConvPeriod"] = facts["rbb_convictions_trafficking_mean"]["period"]
     rows = [summarise(p) for p in args.results]
     macros["NRuns"] = str(len(rows))
     benchmark_macros(rows, macros)
