@@ -253,14 +253,8 @@ def write(synth: SyntheticLists, out_dir: str | Path) -> dict[str, Path]:
 
 def true_capture_counts(synth: SyntheticLists) -> tuple[list[str], np.ndarray]:
     """Counts per capture pattern (order of `tables.all_patterns`) under the true links."""
-    from .tables import all_patterns
-
     names = list(synth.truth)
-    on = np.zeros((synth.population, len(names)), dtype=np.int8)
-    for k, name in enumerate(names):
-        on[synth.truth[name], k] = 1
-    code = {tuple(p): i for i, p in enumerate(all_patterns(len(names)))}
-    counts = np.zeros(len(code), dtype=np.int64)
-    for row in on[on.any(axis=1)]:
-        counts[code[tuple(row)]] += 1
-    return names, counts
+    mask = np.zeros(synth.population, dtype=np.int64)
+    for k, name in enumerate(names):  # first list = top bit, as in `tables.all_patterns`
+        mask[synth.truth[name]] |= 1 << (len(names) - 1 - k)
+    return names, np.bincount(mask[mask > 0] - 1, minlength=2 ** len(names) - 1)
