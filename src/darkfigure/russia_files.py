@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import io, synthetic_records as sr
-from .russia import DISTRICTS, LISTS, NGO_DISTRICTS, SECTORS, SUBJECTS, World
+from .russia import DISTRICTS, LISTS, NGO_DISTRICTS, SECTORS, SUBJECTS, World, stratum_counts
 
 #: What each list records and how noisily (capture itself is decided by the world).
 PROFILES = {
@@ -78,13 +78,14 @@ def capture_rows(world: World) -> list[dict]:
     """Aggregated capture table: every pattern possible under coverage, zeros included, so
     every stratum is present even where nobody was recorded."""
     rows = []
-    code = world.captured @ (1 << np.arange(len(LISTS) - 1, -1, -1))
+    bits = 1 << np.arange(len(LISTS) - 1, -1, -1)
+    code = world.captured @ bits
     for d, s in itertools.product(range(len(DISTRICTS)), range(len(SECTORS))):
         here = code[(world.district == d) & (world.sector == s)]
         for pattern in itertools.product((0, 1), repeat=len(LISTS)):
             if not any(pattern) or (pattern[1] and DISTRICTS[d] not in NGO_DISTRICTS):
                 continue
-            value = int(np.dot(pattern, 1 << np.arange(len(LISTS) - 1, -1, -1)))
+            value = int(np.dot(pattern, bits))
             rows.append({"district": DISTRICTS[d], "sector": SECTORS[s]}
                         | dict(zip(LISTS, pattern)) | {"count": int((here == value).sum())})
     return rows
@@ -92,8 +93,6 @@ def capture_rows(world: World) -> list[dict]:
 
 def stratum_rows(world: World) -> dict[str, list[dict]]:
     """Official counts, coverage and the per-stratum truth."""
-    from .russia import stratum_counts
-
     n, official = stratum_counts(world), stratum_counts(world, world.official)
     observed = stratum_counts(world, world.captured.any(axis=1))
     cells = list(itertools.product(range(len(DISTRICTS)), range(len(SECTORS))))
