@@ -106,9 +106,7 @@ CAL_CODE = sorted(map(str, imports(PKG / "cli_calibration.py") | imports(PKG / "
                           for p in imports(PKG / "models" / f"{m}.py")}))
 CAL_OUTPUTS = [f"{CAL_DIR}/{f}" for f in ("calibration.csv", "calibration.tex", "sbc.csv",
                                           "sbc.tex", "coverage.pdf", "sbc_ecdf.pdf")]
-REPORT = ("if {DF} report --help >/dev/null 2>&1; then {DF} report {input[0]} --out reports/"
-          " > {output}; else echo 'darkfigure report: not available in this version'"
-          " > {output}; fi")
+REPORT = "{DF} report {input[0]} --out reports/ > {output}"
 CALIBRATE = ("{DF} calibrate --scenarios {input[0]} {input[1]} {input[2]} --models {CAL_MODELS}"
              " --replicates {CAL_REPLICATES} --out {CAL_DIR} --quiet")
 # Records of an interrupted study are kept to resume it, but only if the same scenarios and code
@@ -138,7 +136,7 @@ rule fit:
     shell: "{DF} fit models/{wildcards.run}.toml --quiet || test $? -eq 3"
 
 rule run_report:
-    # Plain-language report per run; until `darkfigure report` exists the log says so.
+    # Plain-language report per run (reports/RUN.md and .html; the log keeps what it printed).
     input: "results/{run}.nc", REPORT_CODE
     output: "reports/{run}.log"
     shell: REPORT
