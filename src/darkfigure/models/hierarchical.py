@@ -123,7 +123,7 @@ from ..errors import InputError
 from ..tables import CaptureTable
 from . import hierarchical_parts as parts
 from .hierarchical_parts import aggregate, simulate  # noqa: F401  (the family's public API)
-from .loglinear import pair_labels
+from .loglinear import coded_pairs, pair_labels
 
 ASSUMPTION = ("no three-way or higher list interactions within a stratum; capture, dependence "
               "and a Rasch-type heterogeneity term additive over region and sector, partially "
@@ -317,7 +317,7 @@ def _column_effects(prefix: str, lay: parts.Layout, scale_sd: float, centred: di
 
 def _dependence(table, lay, info, priors, centre, full):
     """(stratum, full pattern) contribution of the two-way terms: h[s] + g_jk (+ deviations)."""
-    pairs = parts.coded_pairs(full)
+    pairs = coded_pairs(full)
     het = pm.Normal("heterogeneity_mean", 0.0, priors.heterogeneity_sd)
     het = het + _column_effects("heterogeneity", lay, priors.heterogeneity_scale_sd,
                                 {c: centre(parts.group_sum(info.multiple, i,

@@ -23,14 +23,6 @@ def full_patterns(n_lists: int) -> np.ndarray:
     return ((codes[:, None] >> np.arange(n_lists - 1, -1, -1)[None, :]) & 1).astype(np.int8)
 
 
-def coded_pairs(patterns: np.ndarray) -> np.ndarray:
-    """(pattern, pair) products of the effect-coded indicators (x - 1/2), pairs in
-    `loglinear.pair_labels` order."""
-    coded = patterns.astype(float) - 0.5
-    return np.stack([coded[:, a] * coded[:, b]
-                     for a, b in itertools.combinations(range(patterns.shape[1]), 2)], axis=1)
-
-
 @dataclass(frozen=True)
 class Layout:
     """Which level of each stratum column (region, sector, ...) every stratum has."""

@@ -80,7 +80,7 @@ def build(table: CaptureTable, priors: Priors = Priors()) -> pm.Model:
     and every table with the same lists.
     """
     patterns = table.patterns.astype(float)
-    coded, coded_pairs = patterns - 0.5, _coded_pairs(table.patterns)
+    coded, pair_codes = patterns - 0.5, coded_pairs(table.patterns)
     centred = _centred_pairs(table, priors)
     coords = {"stratum": table.stratum_labels, "list": list(table.lists),
               "pair": pair_labels(table.lists), "pattern": list(table.counts["pattern"].values)}
@@ -95,17 +95,19 @@ def build(table: CaptureTable, priors: Priors = Priors()) -> pm.Model:
             interaction = _interactions(scale, centred, len(coords["stratum"]))
         else:
             interaction = pm.math.zeros((len(coords["stratum"]), len(coords["pair"])))
-        log_mu = level[:, None] + main @ coded.T + interaction @ coded_pairs.T
+        log_mu = level[:, None] + main @ coded.T + interaction @ pair_codes.T
         pm.Poisson("cell", mu=pm.math.exp(log_mu), observed=count, dims=("stratum", "pattern"))
         # The all-zero cell in effect coding: x = 0 for every list.
         log_missing = (level - 0.5 * main.sum(axis=1)
-                       + interaction @ _coded_pairs(np.zeros((1, table.n_lists), int))[0])
+                       + interaction @ coded_pairs(np.zeros((1, table.n_lists), int))[0])
         pm.Deterministic("missing_rate", pm.math.exp(log_missing), dims="stratum")
         pm.Deterministic("intercept", log_missing, dims="stratum")
     return model
 
 
-def _coded_pairs(patterns: np.ndarray) -> np.ndarray:
+def coded_pairs(patterns: np.ndarray) -> np.ndarray:
+    """(pattern, pair) products of the effect-coded indicators (x - 1/2), pairs in
+    `pair_labels` order."""
     coded = patterns.astype(float) - 0.5
     return np.stack([coded[:, a] * coded[:, b]
                      for a, b in itertools.combinations(range(patterns.shape[1]), 2)], axis=1)
