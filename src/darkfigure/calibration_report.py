@@ -21,6 +21,7 @@ Nothing here reads or writes files: the CLI writes the returned texts and figure
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.figure import Figure
 from scipy import stats
 
 from .calibrate import LEVELS
@@ -136,22 +137,17 @@ def to_latex(rows: list[dict], columns: list[str], caption: str, label: str) -> 
 def coverage_figure(rows: list[dict], level: str = "stratum"):
     """Coverage by scenario and model, one panel per nominal level, with 95% Monte Carlo
     intervals (binomial, Wilson) and the nominal level dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = [r for r in rows if r["level"] == level and "cover95" in r]
     scenarios = sorted({r["scenario"] for r in rows})
     models = sorted({r["model"] for r in rows})
     with house_style():
-        return _coverage_panels(plt, rows, scenarios, models, level)
+        return _coverage_panels(rows, scenarios, models, level)
 
 
-def _coverage_panels(plt, rows, scenarios, models, level):
+def _coverage_panels(rows, scenarios, models, level):
     # Page width (6.5 in), so the house style's 7-9 pt text prints at its size.
-    fig, axes = plt.subplots(1, len(LEVELS), figsize=(6.5, 2.9), sharey=False,
-                             constrained_layout=True)
+    fig = Figure(figsize=(6.5, 2.9), constrained_layout=True)
+    axes = fig.subplots(1, len(LEVELS), sharey=False)
     markers = "osD^vP*X"
     for ax, nominal in zip(axes, LEVELS):
         for j, model in enumerate(models):
@@ -185,19 +181,14 @@ def _coverage_panels(plt, rows, scenarios, models, level):
 def sbc_figure(records: list[dict]):
     """ECDF difference plots of the SBC fractional ranks, one panel per model, with the
     simultaneous 95% band of Säilynoja, Bürkner & Vehtari (2022)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     values = sbc_values(records)
     with house_style():
-        return _sbc_panels(plt, values)
+        return _sbc_panels(values)
 
 
-def _sbc_panels(plt, values):
-    fig, axes = plt.subplots(1, max(len(values), 1), figsize=(2.2 * max(len(values), 1), 2.3),
-                             sharey=True, squeeze=False, constrained_layout=True)
+def _sbc_panels(values):
+    fig = Figure(figsize=(2.2 * max(len(values), 1), 2.3), constrained_layout=True)
+    axes = fig.subplots(1, max(len(values), 1), sharey=True, squeeze=False)
     for ax, (model, u) in zip(axes[0], values.items()):
         z, lower, upper = ecdf_band(len(u))
         ecdf = np.searchsorted(np.sort(u), z, side="right") / len(u)
