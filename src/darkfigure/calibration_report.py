@@ -32,6 +32,9 @@ COVERAGE_COLUMNS = ["scenario", "model", "level", "replicates", "units", "unesti
                     "converged", "cover50", "cover90", "cover95", "cover95_mcse", "bias",
                     "rel_bias", "rmse", "width95", "ratio_bias", "ratio_rmse", "ratio_width95"]
 
+SBC_COLUMNS = ["scenario", "model", "replicates", "ranks", "converged", "mean_u", "ks_p",
+               "in_band", "max_ecdf_diff"]
+
 #: The columns of the LaTeX table (the CSV has them all): narrow enough for a page.
 LATEX_COLUMNS = ["scenario", "model", "level", "replicates", "unestimable", "cover50",
                  "cover90", "cover95", "rel_bias", "rmse", "width95", "ratio_width95"]

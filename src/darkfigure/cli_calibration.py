@@ -67,11 +67,9 @@ def write_report(out: Path, records: list[dict], notes: list[str]) -> None:
         rows, report.LATEX_COLUMNS, "Coverage, bias, RMSE and 95\\% interval width of N "
         "(and of N/official) by scenario and model", "tab:calibration"))
     sbc = report.sbc_rows(records)
-    sbc_columns = ["scenario", "model", "replicates", "ranks", "converged", "mean_u", "ks_p",
-                   "in_band", "max_ecdf_diff"]
-    io.write_text(out / "sbc.csv", cal_csv(sbc, sbc_columns))
+    io.write_text(out / "sbc.csv", cal_csv(sbc, report.SBC_COLUMNS))
     io.write_text(out / "sbc.tex", report.to_latex(
-        sbc, sbc_columns, "Simulation-based calibration of N under each model's truncated "
+        sbc, report.SBC_COLUMNS, "Simulation-based calibration of N under each model's truncated "
         "prior", "tab:sbc"))
     io.write_text(out / "notes.txt", "\n".join(notes) + "\n")
     for name, figure in (("coverage", report.coverage_figure(rows)),
