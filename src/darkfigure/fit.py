@@ -88,6 +88,19 @@ def fit(card: RunCard, inputs: FitInputs, progress: bool = True) -> tuple[xr.Dat
                                getattr(family.module, "DIAGNOSED", None))
 
 
+def fit_figures(card: RunCard, data) -> tuple[xr.DataTree, dict]:
+    """Fit a family that reads published figures to ``data`` (a `figures.FigureData`): its
+    exact posterior draws and their diagnostics (`diagnostics.diagnose_draws`)."""
+    family = get_family(card.model)
+    priors = make_priors(family, card.priors)
+    start = time.perf_counter()
+    tree = family.module.sample(data, priors, draws=card.sampler["draws"],
+                                tune=card.sampler["tune"], chains=card.sampler["chains"],
+                                seed=stratum_seed(card.seed, 0))
+    return tree, diag.diagnose_draws(tree, "multiplier", time.perf_counter() - start,
+                                     data.notes)
+
+
 def _estimability(family: Family, priors):
     """The family's estimability check, told the priors when it depends on them (the
     independence log-linear model can estimate what the pairwise one cannot)."""

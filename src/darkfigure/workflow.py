@@ -7,7 +7,6 @@ directory untouched; every file is then written atomically.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,21 +67,14 @@ def run(card: RunCard, card_text: str, progress: bool = True) -> Outcome:
 
 def fit_figures(card: RunCard) -> tuple[xr.DataTree, dict]:
     """Fit a family that reads published figures (``multiplier``): read and check the
-    figures the card compares, draw the exact posterior, diagnose the draws."""
-    from . import diagnostics as diag
+    figures the card compares, then draw and diagnose the posterior (`fit.fit_figures`)."""
     from . import figures
-    from .fit import make_priors, stratum_seed
+    from .fit import fit_figures as fit_read_figures
 
-    family = _family(card)
+    _family(card)
     data = figures.load(card.figures, card.exposure, card.comparisons,
                         card=f"run card {card.name}")
-    priors = make_priors(family, card.priors)
-    start = time.perf_counter()
-    tree = family.module.sample(data, priors, draws=card.sampler["draws"],
-                                tune=card.sampler["tune"], chains=card.sampler["chains"],
-                                seed=stratum_seed(card.seed, 0))
-    return tree, diag.diagnose_draws(tree, "multiplier", time.perf_counter() - start,
-                                     data.notes)
+    return fit_read_figures(card, data)
 
 
 def write_estimate_dir(out: Path, outcome: Outcome) -> None:
