@@ -20,9 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from .models.hierarchical_parts import full_patterns
 from .scenarios import Scenario
 from .summaries import rows_to_csv
-from .tables import CaptureTable, all_patterns
+from .tables import CaptureTable
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def structure(scenario: Scenario) -> dict:
 def pattern_probabilities(eta: np.ndarray, dependence) -> np.ndarray:
     """P(x) over all 2^K histories (code 0 = on no list first, as in `all_patterns`) for
     capture log-odds ``eta`` (K,) and pairwise log odds ratios ``(j, k, g)``."""
-    full = np.vstack([np.zeros((1, len(eta)), np.int8), all_patterns(len(eta))]).astype(float)
+    full = full_patterns(len(eta)).astype(float)
     log_p = full @ eta
     for j, k, g in dependence:
         log_p = log_p + g * full[:, j] * full[:, k]
@@ -91,7 +92,7 @@ def generate(scenario: Scenario, seed: int) -> World:
     shares = np.array([s for s, _ in scenario.classes])
     n_true = rng.poisson(design["expected_size"])
     counts = np.zeros((len(n_true), 2**k), dtype=np.int64)
-    full = np.vstack([np.zeros((1, k), np.int8), all_patterns(k)])
+    full = full_patterns(k)
     for s, n in enumerate(n_true):
         per_class = rng.multinomial(n, shares / shares.sum())
         for (_, shift), people in zip(scenario.classes, per_class):

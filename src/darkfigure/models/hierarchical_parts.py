@@ -13,14 +13,13 @@ import numpy as np
 import xarray as xr
 from scipy.special import gammaln
 
-from ..tables import CaptureTable
+from ..tables import CaptureTable, all_patterns
 
 
 def full_patterns(n_lists: int) -> np.ndarray:
     """All 2^K patterns, row q = binary expansion of q (first list most significant): row 0 is
     the all-zero cell and row j + 1 is pattern j of `tables.all_patterns`."""
-    codes = np.arange(2**n_lists)
-    return ((codes[:, None] >> np.arange(n_lists - 1, -1, -1)[None, :]) & 1).astype(np.int8)
+    return np.vstack([np.zeros((1, n_lists), np.int8), all_patterns(n_lists)])
 
 
 @dataclass(frozen=True)
