@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark_table import published
-from darkfigure.io import atomic_path, read_posterior
+from darkfigure.io import read_posterior, write_figure
 from darkfigure.plotting import benchmark_figure
 from darkfigure.runcard import parse_card
 
@@ -35,8 +35,7 @@ def main(results: Path, out: Path, runs: list[str] | None = None) -> None:
     figure = benchmark_figure(rows, published())
     # One page of the paper at most: a panel per table is then about 0.8 inch high.
     figure.set_size_inches(6.3, min(8.4, figure.get_figheight()))
-    with atomic_path(out) as tmp:
-        figure.savefig(tmp, dpi=200, format=out.suffix.lstrip("."), bbox_inches="tight")
+    write_figure(out, figure, dpi=200, bbox_inches="tight")
 
 
 if __name__ == "__main__":

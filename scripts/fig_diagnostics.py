@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy.stats import rankdata
 
-from darkfigure.io import atomic_path, read_posterior
+from darkfigure.io import read_posterior, write_figure
 from darkfigure.plotting import MODEL_COLOURS, house_style
 
 
@@ -56,8 +56,7 @@ def main(path: Path, out: Path) -> None:
         rank.set_title("Rank histograms per chain")
         rank.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), frameon=False)
         trace.legend(loc="upper left", ncols=min(chains, 4), fontsize=6)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format=out.suffix.lstrip("."), bbox_inches="tight")
+    write_figure(out, fig, bbox_inches="tight")
 
 
 if __name__ == "__main__":

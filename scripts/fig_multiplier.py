@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.lines import Line2D
 
-from darkfigure.io import atomic_path, read_posterior
+from darkfigure.io import read_posterior, write_figure
 from darkfigure.plotting import ACCENT, forest_array, house_style
 
 
@@ -50,8 +50,7 @@ def main(path: Path, out: Path) -> None:
             figure.legend(handles=handles + [Line2D([], [], marker="D", color=ACCENT,
                                                     linestyle="none", label="published figure")],
                           loc="outside lower center", ncols=4)
-    with atomic_path(out) as tmp:
-        figure.savefig(tmp, format=out.suffix.lstrip("."), bbox_inches="tight")
+    write_figure(out, figure, bbox_inches="tight")
 
 
 if __name__ == "__main__":

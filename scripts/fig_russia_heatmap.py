@@ -9,7 +9,7 @@ usage: fig_russia_heatmap.py RESULT.nc N|ratio OUT.pdf
 import sys
 from pathlib import Path
 
-from darkfigure.io import atomic_path, read_posterior
+from darkfigure.io import read_posterior, write_figure
 from darkfigure.plotting import heatmap
 
 
@@ -29,8 +29,7 @@ def main(path: Path, quantity: str, out: Path) -> None:
     # Page width, and enough height that the grid keeps its rows beside long sector names.
     rows = len(set(tree["observed_data"]["count"][columns[0]].values))
     figure.set_size_inches(6.3, 0.3 * rows + 2.4)
-    with atomic_path(out) as tmp:
-        figure.savefig(tmp, format=out.suffix.lstrip("."), bbox_inches="tight")
+    write_figure(out, figure, bbox_inches="tight")
 
 
 if __name__ == "__main__":

@@ -75,8 +75,7 @@ def write_report(out: Path, records: list[dict], notes: list[str]) -> None:
     for name, figure in (("coverage", report.coverage_figure(rows)),
                          ("sbc_ecdf", report.sbc_figure(records))):
         for fmt in ("pdf", "png"):
-            with io.atomic_path(out / f"{name}.{fmt}") as tmp:
-                figure.savefig(tmp, format=fmt, dpi=200)
+            io.write_figure(out / f"{name}.{fmt}", figure, dpi=200)
 
 
 def cal_csv(rows: list[dict], columns: list[str]) -> str:

@@ -50,6 +50,13 @@ def write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def write_figure(path: str | Path, figure, **savefig) -> None:
+    """Save a matplotlib figure atomically, in the format its file name ends with."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format=path.suffix.lstrip("."), **savefig)
+
+
 def write_json(path: str | Path, data: dict) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 

@@ -85,8 +85,7 @@ def write_estimate_dir(out: Path, outcome: Outcome) -> None:
     io.write_text(out / "estimates.csv", summaries.rows_to_csv(outcome.rows))
     io.write_json(out / "diagnostics.json", outcome.diagnostics)
     for name, figure in stratum_figures(outcome.tree).items():
-        with io.atomic_path(out / f"{name}.png") as tmp:
-            figure.savefig(tmp, dpi=200, format="png")
+        io.write_figure(out / f"{name}.png", figure, dpi=200)
 
 
 def stratum_figures(tree: xr.DataTree) -> dict:
@@ -123,8 +122,7 @@ def compare_dir(table_path: Path, out: Path, card: RunCard, models: list[str] | 
     rows = sensitivity.compare(inputs.table, card, models, omit, merge, progress)
     io.write_text(out / "compare.csv", summaries.rows_to_csv(rows))
     figure = plotting.sensitivity_figure(rows, title=f"{table_path.name}: N by model and lists")
-    with io.atomic_path(out / "compare.png") as tmp:
-        figure.savefig(tmp, dpi=200, format="png")
+    io.write_figure(out / "compare.png", figure, dpi=200)
     return rows
 
 
