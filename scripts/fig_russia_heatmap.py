@@ -11,13 +11,7 @@ from pathlib import Path
 
 from darkfigure.io import read_posterior, write_figure
 from darkfigure.plotting import heatmap
-
-
-def stratum_columns(tree) -> list[str]:
-    """Coordinates that label strata (district, sector, ...), in the table's order."""
-    counts = tree["observed_data"]["count"]
-    return [c for c in counts.coords if c not in ("stratum", "pattern")
-            and counts[c].dims == ("stratum",)]
+from darkfigure.summaries import stratum_columns
 
 
 def main(path: Path, quantity: str, out: Path) -> None:

@@ -134,9 +134,7 @@ def _convergence_warning(diagnostics: dict) -> list[str]:
 def _capture_body(tree: xr.DataTree, card: RunCard, diagnostics: dict) -> list[str]:
     unestimable = diagnostics.get("unestimable_strata", [])
     rows = summaries.estimate_rows(tree, unestimable)
-    counts = tree["observed_data"]["count"]
-    strata = [c for c in counts.coords if c not in ("stratum", "pattern")
-              and counts[c].dims == ("stratum",)]
+    strata = summaries.stratum_columns(tree)
     lists = [str(v) for v in tree["observed_data"]["list"].values]
     total = rows[-1]
     has_official = "official" in total
@@ -148,8 +146,8 @@ def _capture_body(tree: xr.DataTree, card: RunCard, diagnostics: dict) -> list[s
              + (f", from `{card.table}`" if card.table else ""),
              f"- People on at least one list: {number(total['observed'])}"]
     if strata:
-        lines.append(f"- Broken down by {' and '.join(strata)}: {counts.sizes['stratum']} "
-                     "strata")
+        n_strata = tree["observed_data"].sizes["stratum"]
+        lines.append(f"- Broken down by {' and '.join(strata)}: {n_strata} strata")
     if card.official:
         lines.append(f"- Official counts for comparison: `{card.official}`")
     lines += ["", "## The numbers", "", text.INTERVAL_MEANS, ""]

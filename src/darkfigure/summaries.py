@@ -28,6 +28,13 @@ def describe(draws: np.ndarray, prefix: str) -> dict[str, float]:
     return row
 
 
+def stratum_columns(tree: xr.DataTree) -> list[str]:
+    """The columns that label strata (region, sector, ...), in the capture table's order."""
+    counts = tree["observed_data"]["count"]
+    return [c for c in counts.coords if c not in ("stratum", "pattern")
+            and counts[c].dims == ("stratum",)]
+
+
 def estimate_rows(tree: xr.DataTree, unestimable=()) -> list[dict]:
     """One row per stratum, then the ``ALL`` total: the columns of estimates.csv.
 
@@ -37,8 +44,7 @@ def estimate_rows(tree: xr.DataTree, unestimable=()) -> list[dict]:
     """
     observed_data = tree["observed_data"].to_dataset()
     counts = observed_data["count"]
-    strata = [c for c in counts.coords if c not in ("stratum", "pattern")
-              and counts[c].dims == ("stratum",)]
+    strata = stratum_columns(tree)
     n_draws = tree["posterior"]["N"].transpose("chain", "draw", "stratum").values
     official = None
     if "constant_data" in tree.children and "official" in tree["constant_data"].dataset:

@@ -93,9 +93,7 @@ def stratum_figures(tree: xr.DataTree) -> dict:
     each; nothing for tables with fewer than two stratum columns."""
     from . import plotting
 
-    counts = tree["observed_data"]["count"]
-    columns = [c for c in counts.coords if c not in ("stratum", "pattern")
-               and counts[c].dims == ("stratum",)]
+    columns = summaries.stratum_columns(tree)
     if len(columns) < 2:
         return {}
     quantities = ["N"] + (["ratio"] if "constant_data" in tree.children
