@@ -11,7 +11,6 @@ stratum fitted alone (its cells on that list were never observable).
 from __future__ import annotations
 
 import functools
-import inspect
 import sys
 import time
 import warnings
@@ -102,12 +101,10 @@ def fit_figures(card: RunCard, data) -> tuple[xr.DataTree, dict]:
 
 
 def _estimability(family: Family, priors):
-    """The family's estimability check, told the priors when it depends on them (the
-    independence log-linear model can estimate what the pairwise one cannot)."""
+    """The family's estimability check (``estimability(table, label, priors)``), told the
+    priors: the independence log-linear model can estimate what the pairwise one cannot."""
     check = getattr(family.module, "estimability", None)
-    if check is None or "priors" not in inspect.signature(check).parameters:
-        return check
-    return functools.partial(check, priors=priors)
+    return None if check is None else functools.partial(check, priors=priors)
 
 
 def _covered(sub: CaptureTable, coverage: xr.DataArray | None) -> CaptureTable:
