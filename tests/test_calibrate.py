@@ -9,7 +9,7 @@ import pytest
 
 from darkfigure import calibrate as cal
 from darkfigure import calibration_report as report
-from darkfigure import cli_calibration, sbc
+from darkfigure import cli, sbc
 from darkfigure.models import bma
 from darkfigure.scenarios import parse_scenario
 
@@ -42,7 +42,7 @@ def study(tmp_path_factory):
             "--chains", "2", "--quiet"]
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                       dashboard_address=":0") as cluster:
-        code = cli_calibration.main(args + ["--scheduler", cluster.scheduler_address])
+        code = cli.main(args + ["--scheduler", cluster.scheduler_address])
     return out, args, code
 
 
@@ -95,7 +95,7 @@ def test_resume_skips_finished_replicates(study, capsys):
 def test_other_fit_settings_are_refused(study):
     out, args, _ = study
     changed = [a if a != "60" else "61" for a in args]
-    code = cli_calibration.main(changed)
+    code = cli.main(changed)
     assert code == 2, "mixing fit settings into a study directory must be bad input (2)"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from darkfigure import cli_calibration, simulate
+from darkfigure import cli, simulate
 from darkfigure.errors import InputError
 from darkfigure.scenarios import parse_scenario, read_scenario
 from darkfigure.stratadata import read_coverage, read_official
@@ -118,7 +118,7 @@ def test_bad_scenarios_name_the_key(text, key):
 def test_cli_writes_files_that_read_back(tmp_path, shape):
     path = SCENARIOS[0].parent / "missing_list.toml"
     out = tmp_path / "world"
-    code = cli_calibration.main(["simulate", str(path), "--out", str(out), "--seed", "2",
+    code = cli.main(["simulate", str(path), "--out", str(out), "--seed", "2",
                                  "--shape", shape])
     assert code == 0, f"simulate exited {code}"
     world = simulate.generate(read_scenario(path), 2)
@@ -141,6 +141,6 @@ def test_cli_writes_files_that_read_back(tmp_path, shape):
 def test_cli_bad_scenario_exits_2_and_writes_nothing(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[scenario]\nname = 'x'\n[lists]\ncapture = [2.0, 0.1, 0.1]\n")
-    code = cli_calibration.main(["simulate", str(bad), "--out", str(tmp_path / "o")])
+    code = cli.main(["simulate", str(bad), "--out", str(tmp_path / "o")])
     assert code == 2, f"bad scenario exited {code}, not 2"
     assert not (tmp_path / "o").exists(), "output written despite bad input"

@@ -25,7 +25,7 @@ from . import io, simulate
 from .errors import InputError
 from .scenarios import read_scenario
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_FAILED_REPLICATES = 0, 2, 3
+EXIT_OK, EXIT_FAILED_REPLICATES = 0, 3  # bad input (2) is `cli.main`'s
 
 
 def cmd_simulate(args) -> int:
@@ -144,15 +144,3 @@ def register(subparsers) -> None:
                       help="only rebuild the tables and figures from the records")
     cal_.add_argument("--quiet", action="store_true", help="no progress output")
     cal_.set_defaults(func=cmd_calibrate)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (until `cli` registers these commands)."""
-    top = argparse.ArgumentParser(prog="darkfigure")
-    register(top.add_subparsers(dest="command", required=True))
-    args = top.parse_args(argv)
-    try:
-        return args.func(args)
-    except InputError as err:
-        print(f"error: {err}")
-        return EXIT_BAD_INPUT
