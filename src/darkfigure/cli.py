@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 from . import cli_calibration, cli_linkage, cli_report, io, summaries, workflow
+from .cli_common import comma_names
 from .errors import DataWarning, InputError, ProvenanceWarning
 from .runcard import SAMPLER_DEFAULTS, RunCard, aggregate_sources, read_card
 
@@ -20,7 +21,7 @@ EXIT_OK, EXIT_DISAGREE, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED = 0, 1, 2, 3
 
 
 def _names(text: str | None) -> tuple[str, ...] | None:
-    return tuple(n.strip() for n in text.split(",") if n.strip()) if text else None
+    return tuple(comma_names(text)) if text else None
 
 
 def _card_from_flags(args) -> RunCard:

@@ -22,6 +22,7 @@ from pathlib import Path
 from . import calibrate as cal
 from . import calibration_report as report
 from . import io, simulate
+from .cli_common import comma_names
 from .errors import InputError
 from .scenarios import read_scenario
 
@@ -51,7 +52,7 @@ def _models(text: str | None) -> list[str]:
     from .models import capture_families
 
     known = capture_families()
-    names = [m.strip() for m in text.split(",") if m.strip()] if text else known
+    names = comma_names(text) if text else known
     unknown = [m for m in names if m not in known]
     if unknown:
         raise InputError(f"unknown model '{unknown[0]}' for capture tables; choose from "

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .cli_common import comma_names
 from .linkage_run import LinkOptions, link_lists
 from .runcard import SAMPLER_DEFAULTS
 
@@ -52,12 +53,9 @@ def register(subparsers) -> None:
 
 def cmd_link(args) -> int:
     """Hand the flags to `darkfigure.linkage_run.link_lists` (all logic lives there)."""
-    def split(text):
-        return [s.strip() for s in text.split(",") if s.strip()] if text else []
-
     opts = LinkOptions(
         lists=[Path(p) for p in args.lists], out=Path(args.out),
-        names=split(args.names) or None, strata=split(args.strata), linkages=args.linkages,
+        names=comma_names(args.names) or None, strata=comma_names(args.strata), linkages=args.linkages,
         min_cell=args.min_cell, model=args.model, seed=args.seed, backend=args.backend,
         threshold=args.threshold, progress=not args.quiet,
         sampler=dict(SAMPLER_DEFAULTS) | {"draws": args.draws, "tune": args.tune,
