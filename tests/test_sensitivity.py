@@ -46,6 +46,17 @@ def test_summary_of_heldout_rows():
     assert s["rmse_log_relative_bias"] == pytest.approx((0.05) ** 0.5)
 
 
+def test_summary_leaves_out_lists_with_few_members_seen():
+    """Binette & Steorts summarise only held-out lists with >= 30 members seen elsewhere."""
+    rows = [{"log_relative_bias": 0.1, "covered": True, "summarised": True},
+            {"log_relative_bias": -3.0, "covered": False, "summarised": False}]
+    s = summarise(rows)
+    assert (s["n"], s["n_excluded"], s["coverage"]) == (1, 1, 1.0)
+    assert s["mean_log_relative_bias"] == pytest.approx(0.1)
+    empty = summarise(rows[1:])
+    assert empty["n"] == 0 and empty["coverage"] is None, "no number from no lists"
+
+
 def test_validate_cli_reports_every_list(tmp_path):
     table = tmp_path / "four.csv"
     table.write_text(FOUR)
@@ -55,8 +66,15 @@ def test_validate_cli_reports_every_list(tmp_path):
     with open(out / "validate.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["list"] for r in rows] == ["A", "B", "C", "D"]
+    # Members of each list seen by the others: A 31, B 27, C 24, D 18 (from FOUR).
+    assert [int(r["observed"]) for r in rows] == [31, 27, 24, 18]
+    assert [r["summarised"] for r in rows] == ["True", "False", "False", "False"]
     summary = json.loads((out / "validate_summary.json").read_text())
-    assert summary["n"] == 4 and 0 <= summary["coverage"] <= 1
+    assert (summary["n"], summary["n_excluded"], summary["min_observed"]) == (1, 3, 30)
+    assert 0 <= summary["coverage"] <= 1
+    cli.main(["validate", str(table), "--out", str(out), "--model", "bma", "--quiet",
+              "--min-observed", "0"])
+    assert json.loads((out / "validate_summary.json").read_text())["n"] == 4
 
 
 def test_compare_cli_fits_models_and_list_variants(tmp_path):

@@ -15,6 +15,7 @@ from pathlib import Path
 from . import cli_calibration, cli_linkage, cli_report, io, summaries, workflow
 from .cli_common import comma_names
 from .errors import DataWarning, InputError, ProvenanceWarning
+from .heldout import MIN_OBSERVED
 from .runcard import SAMPLER_DEFAULTS, RunCard, aggregate_sources, read_card
 
 EXIT_OK, EXIT_DISAGREE, EXIT_BAD_INPUT, EXIT_NOT_CONVERGED = 0, 1, 2, 3
@@ -93,13 +94,21 @@ def cmd_compare(args) -> int:
 
 def cmd_validate(args) -> int:
     card = _card_from_flags(args)
-    rows, summary = workflow.validate_dir(Path(args.out), card, progress=not args.quiet)
+    rows, summary = workflow.validate_dir(Path(args.out), card, progress=not args.quiet,
+                                          min_observed=args.min_observed)
     for row in rows:
-        print(f"held out {row['list']:<8} truth {row['truth']:>6}  N {row['N_median']:>8,.0f} "
-              f"[{row['N_lo']:,.0f}, {row['N_hi']:,.0f}]  log rel. bias "
-              f"{row['log_relative_bias']:+.2f}  {'covered' if row['covered'] else 'MISSED'}")
-    print(f"mean log relative bias {summary['mean_log_relative_bias']:+.2f}, RMSE "
-          f"{summary['rmse_log_relative_bias']:.2f}, 95% coverage {summary['coverage']:.2f}")
+        print(f"held out {row['list']:<8} truth {row['truth']:>6}  seen {row['observed']:>5}"
+              f"  N {row['N_median']:>8,.0f} [{row['N_lo']:,.0f}, {row['N_hi']:,.0f}]  log rel."
+              f" bias {row['log_relative_bias']:+.2f}  {'covered' if row['covered'] else 'MISSED'}"
+              f"{'' if row['summarised'] else '  (too few seen: not summarised)'}")
+    left_out = (f"{summary['n_excluded']} with fewer than {args.min_observed} members seen "
+                f"by the other lists left out")
+    if summary["n"]:
+        print(f"{summary['n']} lists summarised ({left_out}): mean log relative bias "
+              f"{summary['mean_log_relative_bias']:+.2f}, RMSE "
+              f"{summary['rmse_log_relative_bias']:.2f}, 95% coverage {summary['coverage']:.2f}")
+    else:
+        print(f"no list summarised ({left_out}): lower --min-observed to summarise them")
     return EXIT_OK if all(r["converged"] for r in rows) else EXIT_NOT_CONVERGED
 
 
@@ -147,6 +156,10 @@ def parser() -> argparse.ArgumentParser:
     com.set_defaults(func=cmd_compare)
     val = sub.add_parser("validate", help="held-out-list validation (Binette & Steorts 2021)")
     _table_flags(val, with_sides=False)
+    val.add_argument("--min-observed", type=int, default=MIN_OBSERVED,
+                     help="fewest members of a held-out list seen by the other lists for it "
+                          f"to enter the summary (default {MIN_OBSERVED}, as Binette & "
+                          "Steorts 2021)")
     val.set_defaults(func=cmd_validate)
     fit = sub.add_parser("fit", help="fit a run card into results/<name>.nc")
     fit.add_argument("card")

@@ -124,7 +124,8 @@ def compare_dir(table_path: Path, out: Path, card: RunCard, models: list[str] | 
     return rows
 
 
-def validate_dir(out: Path, card: RunCard, progress: bool) -> tuple[list[dict], dict]:
+def validate_dir(out: Path, card: RunCard, progress: bool,
+                 min_observed: int | None = None) -> tuple[list[dict], dict]:
     """`darkfigure validate`: held-out-list rows and their summary in ``out``."""
     from . import heldout
 
@@ -132,8 +133,11 @@ def validate_dir(out: Path, card: RunCard, progress: bool) -> tuple[list[dict], 
     if inputs.table.n_lists < 3:
         raise InputError("held-out-list validation needs at least 3 lists (2 remain to "
                          "estimate each held-out list)", path=card.table)
-    rows = heldout.validate(inputs.table, card, progress=progress)
-    summary = heldout.summarise(rows) | {"model": card.model, "table": str(card.table)}
+    if min_observed is None:
+        min_observed = heldout.MIN_OBSERVED
+    rows = heldout.validate(inputs.table, card, progress=progress, min_observed=min_observed)
+    summary = heldout.summarise(rows) | {"model": card.model, "table": str(card.table),
+                                         "min_observed": min_observed}
     io.write_text(out / "validate.csv", summaries.rows_to_csv(rows))
     io.write_json(out / "validate_summary.json", summary)
     return rows, summary
