@@ -47,6 +47,7 @@ test: setup  ## the default test suite (fast; CI runs this)
 validate: setup  ## slow statistical checks: recovery over many seeds, held-out lists
 	$(PY) -m pytest -m slow
 	PYTHONPATH=scripts $(PY) scripts/heldout_validation.py results/validation
+	$(PY) benchmarks/hierarchical_vs_alone.py results/validation/hierarchical_vs_alone.json
 	$(DF) calibrate --scenarios scenarios/*.toml --models loglinear,bma,latent-class \
 	  --replicates 100 --out results/calibration
 
