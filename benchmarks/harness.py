@@ -164,6 +164,25 @@ def machine() -> dict:
             "processor": platform.processor(), "libraries": library_versions()}
 
 
+def r_anchors() -> dict:
+    """(table, method) -> (seconds, ESS of N) measured for the R packages on this kind of
+    machine (data/raw/benchmarks/r_packages.csv, from ../shared/anchors)."""
+    import csv
+
+    with open(ROOT / "data/raw/benchmarks/r_packages.csv", newline="") as handle:
+        return {(r["dataset"], r["method"]): (float(r["seconds"]),
+                                              float(r["ess_N"]) if r["ess_N"] else None)
+                for r in csv.DictReader(handle) if r["seconds"]}
+
+
+def to_ess(row: dict, target: float = 1000.0) -> float | None:
+    """Seconds to ESS(N) = target at the warm rate, plus the compile (cache warm on disk)."""
+    if not row["min_ess_bulk_N"]:
+        return None
+    return round(row["compile_seconds"] + row["sampling_seconds"] * target
+                 / row["min_ess_bulk_N"], 2)
+
+
 def markdown(results: dict) -> str:
     lines = ["| table | model | compile s | sampling s | ESS(N) | ESS/s | s to ESS 1000 | "
              "R-hat | div |", "|---|---|---|---|---|---|---|---|---|"]
@@ -171,6 +190,47 @@ def markdown(results: dict) -> str:
         lines.append(f"| {r['table']} | {r['model']} | {r['compile_seconds']} | "
                      f"{r['sampling_seconds']} | {r['min_ess_bulk_N']} | {r['ess_per_second']} | "
                      f"{r['seconds_to_ess_1000']} | {r['max_rhat']} | {r['divergences']} |")
+    anchors = r_anchors()
+    lines += ["", "Against the R packages (their seconds from data/raw/benchmarks/"
+              "r_packages.csv; ours: compile + warm sampling scaled to ESS(N) = 1000):", "",
+              "| table | latent-class s to ESS 1000 | LCMCR s to ESS 1000 | ratio | "
+              "loglinear s to ESS 1000 | bma s | dga s |", "|---|---|---|---|---|---|---|"]
+    by = {(r["table"], r["model"]): r for r in results["tables"]}
+    for name in dict.fromkeys(r["table"] for r in results["tables"]):
+        ours = by.get((name, "latent-class"))
+        ours_s = to_ess(ours) if ours else None
+        lcmcr = anchors.get((name, "LCMCR_K10"))
+        lcmcr_s = round(lcmcr[0] * 1000 / lcmcr[1], 2) if lcmcr and lcmcr[1] else None
+        ratio = round(ours_s / lcmcr_s, 2) if ours_s and lcmcr_s else None
+        log = by.get((name, "loglinear"))
+        bma, dga = by.get((name, "bma")), anchors.get((name, "dga_BMA"))
+        lines.append(f"| {name} | {ours_s} | {lcmcr_s} | {ratio} | "
+                     f"{to_ess(log) if log else None} | "
+                     f"{bma['sampling_seconds'] + bma['compile_seconds'] if bma else None} | "
+                     f"{dga[0] if dga else None} |")
+    if results.get("conting") and "skipped" not in results["conting"][0]:
+        lines += ["", "| table | conting s (20,000 RJMCMC iterations) | conting N | "
+                  "loglinear s (compile + 4 x 1000 draws) | conting / loglinear |",
+                  "|---|---|---|---|---|"]
+        for r in results["conting"]:
+            if "error" in r:
+                lines.append(f"| {r['table']} | failed: {r['error'][:80]} | | | |")
+                continue
+            log = by.get((r["table"], "loglinear"))
+            ours = log["compile_seconds"] + log["sampling_seconds"] if log else None
+            lines.append(f"| {r['table']} | {r['seconds']:.1f} | {r['N_median']:,.0f} "
+                         f"[{r['N_q025']:,.0f}, {r['N_q975']:,.0f}] | {ours} | "
+                         f"{round(r['seconds'] / ours, 2) if ours else None} |")
+    lines += ["", "| scaling | model | sampling s | ESS(N) | ESS/s | R-hat | div |",
+              "|---|---|---|---|---|---|---|"]
+    for r in results["lists"]:
+        lines.append(f"| {r['lists']} lists ({r['observed_patterns']} observed patterns) | "
+                     f"{r['model']} | {r['sampling_seconds']} | {r['min_ess_bulk_N']} | "
+                     f"{r['ess_per_second']} | {r['max_rhat']} | {r['divergences']} |")
+    for r in results["hierarchical"]:
+        lines.append(f"| {r['strata']} strata x {r['lists']} lists | hierarchical (incl. "
+                     f"compile) | {r['seconds_including_compile']} | {r['min_ess_bulk_N']} | "
+                     f"{r['ess_per_second']} | {r['max_rhat']} | {r['divergences']} |")
     return "\n".join(lines) + "\n"
 
 
