@@ -10,15 +10,15 @@ IJPDS 7(3)) does the work in SQL: u from random pairs, m by expectation maximisa
 blocks, then prediction on blocked candidate pairs of *all* records at once
 (``link_and_dedupe``), so duplicates within a list are resolved with the cross-list matches.
 
-Names are compared on a transliteration key (`name_key`): Cyrillic is romanised and the
-spellings that Russian names take in Latin script are folded together (Yuliya/Julia/Iuliia ->
-``iulia``; -off -> -ov; -skiy/-sky/-ski -> -ski), then Jaro-Winkler absorbs typos. Age bands
-become birth-year intervals (from the record's year) that are compared by overlap. A field
-counts only where both records hold it in the same form (first name with first name, an
-initial where one side has only initials, exact year with exact year, a band where one side
-has a band), so each comparison's m and u describe one kind of evidence; missing fields are
-no evidence either way. Candidate pairs come from several blocking rules (any one suffices),
-including rules for a misspelt surname and for records without a usable name.
+Names are compared on transliteration keys (`darkfigure.linkage_keys`): Cyrillic is romanised
+and the spellings that Russian names take in Latin script are folded together, then
+Jaro-Winkler absorbs typos. Age bands become birth-year intervals (from the record's year)
+that are compared by overlap. A field counts only where both records hold it in the same
+form (first name with first name, an initial where one side has only initials, exact year
+with exact year, a band where one side has a band), so each comparison's m and u describe
+one kind of evidence; missing fields are no evidence either way. Candidate pairs come
+from several blocking rules (any one suffices), including rules for a misspelt surname and
+for records without a usable name.
 
 Identifying fields never leave this module: it returns record indices, match probabilities,
 list membership and stratum values only. splink's DuckDB database lives in memory with its
@@ -27,7 +27,6 @@ spill directory in a private temporary directory that is removed afterwards.
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import shutil
@@ -40,6 +39,7 @@ import numpy as np
 
 from .csvread import read_csv
 from .errors import InputError
+from .linkage_keys import name_key
 
 IDENTIFYING = ("first_name", "surname", "initials", "birth_date", "birth_year", "age_band")
 DESCRIPTIVE = ("sex", "nationality", "region", "sector", "record_year")
@@ -48,25 +48,7 @@ ALIASES = {"last_name": "surname", "family_name": "surname", "given_name": "firs
            "forename": "first_name", "dob": "birth_date", "date_of_birth": "birth_date",
            "gender": "sex", "citizenship": "nationality", "year": "record_year"}
 SEX = {"f": "F", "female": "F", "ж": "F", "m": "M", "male": "M", "м": "M"}
-_CYR = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
-                ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "i", "k", "l", "m", "n",
-                 "o", "p", "r", "s", "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "",
-                 "e", "yu", "ya"]))
-# Ordered rewrites: Latin spellings of one Cyrillic name end up on one key.
-_FOLDS = [(r"x", "ks"), (r"w", "v"), (r"ph", "f"), (r"kh", "h"), (r"[yj]", "i"),
-          (r"(.)\1+", r"\1"), (r"^ie", "e"), (r"([^aeiou])iu", r"\1u"), (r"of$", "ov"),
-          (r"([^aeiou])er$", r"\1r")]
 SPLINK_MISSING = "splink is not installed; install the linkage extra: pip install 'darkfigure[linkage]'"
-
-
-@functools.lru_cache(maxsize=None)
-def name_key(text: str) -> str:
-    """A transliteration-folded key of a name (see the module docstring); '' if none."""
-    s = "".join(_CYR.get(c, c) for c in text.lower())
-    s = re.sub(r"[^a-z]", "", s)
-    for pattern, repl in _FOLDS:
-        s = re.sub(pattern, repl, s)
-    return s
 
 
 @dataclass
