@@ -39,7 +39,7 @@ import numpy as np
 
 from .csvread import read_csv
 from .errors import InputError
-from .linkage_keys import name_key
+from .linkage_keys import initial_key, name_key
 
 IDENTIFYING = ("first_name", "surname", "initials", "birth_date", "birth_year", "age_band")
 DESCRIPTIVE = ("sex", "nationality", "region", "sector", "record_year")
@@ -139,12 +139,10 @@ def read_record_list(path: str | Path, name: str) -> RecordList:
         if year is None and band and ref:  # age at the record's date -> birth-year interval
             lo, hi = ref - band[1] - 1, ref - band[0]
         fn = name_key(get.get("first_name", ""))
-        initial = name_key(re.split(r"[.\s]", get.get("initials", "").strip() + ".")[0])
+        written = name_key(re.split(r"[.\s]", get.get("initials", "").strip() + ".")[0])
         feats["fn_key"].append(fn or None)
         feats["sn_key"].append(name_key(get.get("surname", "")) or None)
-        # Е is written E, Ye, Je or Ie, so a court's "Y." may stand for Elena: initials E and
-        # I (from I, Y, J) are not told apart
-        feats["fi"].append((fn or initial)[:1].replace("e", "i") or None)
+        feats["fi"].append(initial_key(fn or written))
         feats["birth_date"].append(born.isoformat() if born else None)
         for key, value in (("birth_year", year), ("by_lo", lo), ("by_hi", hi)):
             feats[key].append(value)

@@ -1,10 +1,16 @@
 """Keys for comparing names in record linkage (`darkfigure.linkage`).
 
 Russian names reach a list in Cyrillic or in one of several Latin transliterations, often
-with a typo. `name_key` absorbs the spelling before splink compares anything: Cyrillic is
-romanised and the spellings that one name takes in Latin script are folded together
-(Yuliya/Julia/Iuliia -> ``iulia``; -off -> -ov; -skiy/-sky/-ski -> -ski); Jaro-Winkler then
-absorbs typos. Keys never leave the linkage modules (they identify people as the names do).
+with a typo. Two keys absorb the spelling before splink compares anything:
+
+- `name_key`: Cyrillic is romanised and the spellings that one name takes in Latin script
+  are folded together (Yuliya/Julia/Iuliia -> ``iulia``; Sergeyev/Sergeev; Alyona/Alena;
+  Zakharova/Zaxarova; -off -> -ov; -skiy/-sky/-ski -> -ski); Jaro-Winkler then absorbs typos;
+- `initial_key`: the first letter of a name key, with the letters that one Cyrillic initial
+  turns into merged (a court's "Y." or "E." for Елена, "X." or "K." for Ксения).
+
+A key is for comparing, not for reading: a sound may fold onto a letter that spells it
+nowhere. Keys never leave the linkage modules (they identify people as the names do).
 """
 
 from __future__ import annotations
@@ -16,10 +22,30 @@ _CYR = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэ�
                 ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "i", "k", "l", "m", "n",
                  "o", "p", "r", "s", "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "",
                  "e", "yu", "ya"]))
-# Ordered rewrites: Latin spellings of one Cyrillic name end up on one key.
-_FOLDS = [(r"x", "ks"), (r"w", "v"), (r"ph", "f"), (r"kh", "h"), (r"[yj]", "i"),
-          (r"(.)\1+", r"\1"), (r"^ie", "e"), (r"([^aeiou])iu", r"\1u"), (r"of$", "ov"),
-          (r"([^aeiou])er$", r"\1r")]
+# Ordered rewrites: the Latin spellings that one Cyrillic name takes under the systems in use
+# (BGN/PCGN; ICAO 9303, in Russian passports since 2014; GOST 7.79 B; German and French
+# habits; Uzbek and Tajik Latin script) end up on one key.
+_FOLDS = [
+    (r"tch", "ch"),  # French ч: Tchernov
+    (r"shh|sch", "shch"),  # щ: GOST shh, German sch
+    (r"cz|tz|c(?!h)", "ts"),  # ц: GOST c/cz, German tz
+    (r"kh", "h"),  # х: kh (BGN, ICAO) or h
+    # x is кс in Russian transliteration (Alexander, Xenia) but х in Uzbek and Tajik Latin
+    # (Baxtiyor) and in GOST 7.79 B, so кс and х share a letter
+    (r"ks|x", "h"),
+    (r"w", "v"), (r"ph", "f"), (r"[yj]", "i"),
+    # е after a vowel or ь, and ICAO's ъ: ye, ie or je beside plain e (Sergeyev, Sergeev;
+    # Grigoryev, Grigorev), at the start too (Yelena, Elena). Сергиенко and Сергеенко then
+    # share a key: rare, and the other fields still tell such people apart
+    (r"ie", "e"),
+    # ё: yo, io or e (Alyona, Aliona, Alena; Fyodorov, Fedorov; Kovalyov, Kovalev)
+    (r"([^aeiou])io", r"\1e"),
+    (r"(.)\1+", r"\1"), (r"([^aeiou])iu", r"\1u"), (r"of$", "ov"),
+    (r"([^aeiou])er$", r"\1r")]
+# Е is written E, Ye, Je or Ie, so a court's "Y." may stand for Elena: initials E and I (from
+# I, Y, J) are not told apart; nor K and H, since Х is Kh, H or X and a court's "X." may
+# stand for Xenia (К), whose key starts with h as Khadija's does
+_INITIAL = str.maketrans("eh", "ik")
 
 
 @functools.lru_cache(maxsize=None)
@@ -30,3 +56,9 @@ def name_key(text: str) -> str:
     for pattern, repl in _FOLDS:
         s = re.sub(pattern, repl, s)
     return s
+
+
+def initial_key(key: str) -> str | None:
+    """The initial of a name key, E/I and K/H merged; None for an empty key."""
+    return key[:1].translate(_INITIAL) or None
+
