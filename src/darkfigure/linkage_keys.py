@@ -1,13 +1,15 @@
-"""Keys for comparing names in record linkage (`darkfigure.linkage`).
+"""Keys for comparing and blocking names in record linkage (`darkfigure.linkage`).
 
 Russian names reach a list in Cyrillic or in one of several Latin transliterations, often
-with a typo. Two keys absorb the spelling before splink compares anything:
+with a typo. Three keys absorb that before splink compares anything:
 
 - `name_key`: Cyrillic is romanised and the spellings that one name takes in Latin script
   are folded together (Yuliya/Julia/Iuliia -> ``iulia``; Sergeyev/Sergeev; Alyona/Alena;
   Zakharova/Zaxarova; -off -> -ov; -skiy/-sky/-ski -> -ski); Jaro-Winkler then absorbs typos;
 - `initial_key`: the first letter of a name key, with the letters that one Cyrillic initial
-  turns into merged (a court's "Y." or "E." for Елена, "X." or "K." for Ксения).
+  turns into merged (a court's "Y." or "E." for Елена, "X." or "K." for Ксения);
+- `one_edit_keys`: the key and its one-letter deletions, so that blocking finds a surname
+  one typo away from another, wherever the typo is.
 
 A key is for comparing, not for reading: a sound may fold onto a letter that spells it
 nowhere. Keys never leave the linkage modules (they identify people as the names do).
@@ -62,3 +64,18 @@ def initial_key(key: str) -> str | None:
     """The initial of a name key, E/I and K/H merged; None for an empty key."""
     return key[:1].translate(_INITIAL) or None
 
+
+def one_edit_keys(key: str | None) -> list[str] | None:
+    """The key and every string one deletion away from it (for keys of 5+ letters).
+
+    Two keys one typo apart (a letter deleted, inserted or replaced, or two neighbours
+    swapped) always share one of these strings: the symmetric-deletion neighbourhood of
+    Bocek, Hunt & Stiller (2007, *Fast similarity search in large dictionaries*, Univ. of
+    Zurich ifi-2007.02). A typo in the first letters defeats a prefix key; this one does
+    not. Shorter keys get no deletions, which would leave two or three letters that half
+    the surnames share."""
+    if not key:
+        return None
+    if len(key) < 5:
+        return [key]
+    return list(dict.fromkeys([key] + [key[:i] + key[i + 1:] for i in range(len(key))]))
