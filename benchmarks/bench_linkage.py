@@ -72,7 +72,7 @@ def main() -> None:
         "recall_sampled_mean": round(float(np.mean([s["recall"] for s in sampled])), 4),
         "precision": round(scores["precision"], 4), "recall": round(scores["recall"], 4),
         "f1": round(scores["f1"], 4), "true_pairs": scores["true_pairs"],
-        "blocked_pairs": blocked,
+        "pairs_compared": scored.info["pairs_compared"], "blocked_pairs": blocked,
         "candidate_pairs": int(len(same)), "true_pairs_among_candidates": int(same.sum()),
         "expected_matches_sum_p": round(float(scored.probability.sum()), 1),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),

@@ -4,7 +4,8 @@ Argument parsing only; the run is `darkfigure.linkage_run.link_lists`.
 
 ``darkfigure link court.csv ngo.csv shelter.csv --out DIR [--names court,ngo,shelter]
 [--strata region,sector] [--linkages 20] [--min-cell 5] [--model loglinear] [--seed S]
-[--backend duckdb|spark] [--threshold 0.5] [--draws D] [--tune T] [--chains C]`` writes
+[--backend duckdb|spark] [--threshold 0.5] [--all-pairs-max P] [--draws D] [--tune T]
+[--chains C]`` writes
 
 - ``DIR/capture_table.csv``: people per capture pattern and stratum at the best linkage
   (pairs with match probability >= threshold, clustered by splink), small cells suppressed;
@@ -23,6 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .cli_common import comma_names
+from .linkage import ALL_PAIRS_MAX
 from .linkage_run import LinkOptions, link_lists
 from .runcard import SAMPLER_DEFAULTS
 
@@ -44,6 +46,10 @@ def register(subparsers) -> None:
     cmd.add_argument("--backend", default="duckdb", choices=("duckdb", "spark"))
     cmd.add_argument("--threshold", type=float, default=0.5,
                      help="match probability at which the best linkage links a pair")
+    cmd.add_argument("--all-pairs-max", type=int, default=ALL_PAIRS_MAX,
+                     help="compare every pair of records while there are at most this many "
+                     "pairs (default %(default)s, about 4,500 records); above, only the pairs "
+                     "that the blocking rules propose; 0: always block")
     cmd.add_argument("--draws", type=int, default=SAMPLER_DEFAULTS["draws"])
     cmd.add_argument("--tune", type=int, default=SAMPLER_DEFAULTS["tune"])
     cmd.add_argument("--chains", type=int, default=SAMPLER_DEFAULTS["chains"])
@@ -57,7 +63,7 @@ def cmd_link(args) -> int:
         lists=[Path(p) for p in args.lists], out=Path(args.out),
         names=comma_names(args.names) or None, strata=comma_names(args.strata), linkages=args.linkages,
         min_cell=args.min_cell, model=args.model, seed=args.seed, backend=args.backend,
-        threshold=args.threshold, progress=not args.quiet,
+        threshold=args.threshold, all_pairs_max=args.all_pairs_max, progress=not args.quiet,
         sampler=dict(SAMPLER_DEFAULTS) | {"draws": args.draws, "tune": args.tune,
                                           "chains": args.chains})
     return link_lists(opts)

@@ -47,13 +47,15 @@ class LinkOptions:
     seed: int = 0
     backend: str = "duckdb"
     threshold: float = 0.5
+    all_pairs_max: int = lk.ALL_PAIRS_MAX  # compare every pair up to this many pairs
     sampler: dict = field(default_factory=lambda: dict(SAMPLER_DEFAULTS))
     progress: bool = True
 
     def check(self) -> None:
-        if self.linkages < 1 or self.min_cell < 0 or not 0 < self.threshold < 1:
-            raise InputError("--linkages must be >= 1, --min-cell >= 0 and --threshold in "
-                             "(0, 1)")
+        if self.linkages < 1 or self.min_cell < 0 or not 0 < self.threshold < 1 or \
+                self.all_pairs_max < 0:
+            raise InputError("--linkages must be >= 1, --min-cell and --all-pairs-max >= 0 "
+                             "and --threshold in (0, 1)")
         known = capture_families()
         if self.model not in known:
             raise InputError(f"unknown model '{self.model}' for capture tables; choose one "
@@ -69,7 +71,8 @@ class LinkOptions:
         """The settings as TOML text (stored and hashed in posterior.nc)."""
         link = {"lists": [str(p) for p in self.lists], "names": self.names,
                 "strata": self.strata, "linkages": self.linkages, "min_cell": self.min_cell,
-                "threshold": self.threshold, "backend": self.backend,
+                "threshold": self.threshold, "all_pairs_max": self.all_pairs_max,
+                "backend": self.backend,
                 "linkage_draws": "partitions (linkage_sampler)"}
         sections = {"run": {"name": Path(self.out).name, "model": self.model, "seed": self.seed},
                     "link": link, "sampler": {k: self.sampler[k] for k in
@@ -97,7 +100,7 @@ def link_only(opts: LinkOptions) -> Linked:
     lists = [lk.read_record_list(p, n) for p, n in zip(opts.lists, opts.names)]
     lk.check_lists(lists, opts.strata)  # all input checked: from here on nothing is bad input
     scored = lk.score(lists, seed=opts.seed, threshold=opts.threshold, backend=opts.backend,
-                      progress=opts.progress)
+                      all_pairs_max=opts.all_pairs_max, progress=opts.progress)
     of_record = np.concatenate([np.full(r.n, i) for i, r in enumerate(lists)])
     values = {c: np.array(sum((r.features[c] if c in r.fields else [None] * r.n
                                for r in lists), []), dtype=object) for c in opts.strata}
