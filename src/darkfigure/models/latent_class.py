@@ -14,7 +14,9 @@ assumption is that the people on no list are a mixture of the same classes as th
 
 The marginal mixture likelihood defeats NUTS (it diverges everywhere: multimodal, with class
 labels that switch), so this family brings its own sampler: LCMCR's data-augmentation Gibbs
-sampler, compiled with Numba in `._lcmcr_gibbs`. Its draws are autocorrelated and the
+sampler, compiled with Numba in `._lcmcr_gibbs`, plus moves that reorder the classes and draw
+alpha with the stick-breaking weights integrated out (same posterior, far better mixing: LCMCR's
+chains keep the class order they start with). Its draws are autocorrelated and the
 posterior can be multimodal (on the Netherlands tables LCMCR lands near 48k or near
 118k-144k depending on its seed), so several chains are run from independent seeds and
 `chain_disagreement` reports when they settle in different places.
@@ -43,7 +45,8 @@ ASSUMPTION = ("heterogeneity is captured by a finite mixture of latent classes w
 
 #: What convergence is judged on (Manrique-Vallier 2016): N and the probability of being on no
 #: list are label-invariant targets; alpha and the number of occupied classes are nuisance
-#: quantities that mix slowly without affecting N, so they are stored but not diagnosed.
+#: quantities, stored but not diagnosed. They do move N: before the class-order moves, Western
+#: U.S. chains stuck at alpha ~0.14 gave N near 2,000 and those at ~0.03 near 1,830.
 DIAGNOSED = ("N", "missing_probability")
 
 
@@ -62,11 +65,11 @@ class Priors:
     - ``lambda_a``, ``lambda_b``: Beta prior of each class's capture probability per list,
       uniform as in LCMCR;
     - ``thin``: Gibbs sweeps per kept draw, and per unit of ``tune``. Successive sweeps are
-      strongly autocorrelated in N (an effective draw costs 300-1000 sweeps on the UK tables),
-      so keeping every 100th sweep (LCMCR's long runs) loses almost nothing and keeps the
-      posterior small; it also makes ``tune=1000`` a burn-in of 100,000 sweeps, which the UK5
-      table needs (a chain can sit 60,000 sweeps in a transient mode near 12k before it
-      reaches the 21-22k that LCMCR reports).
+      strongly autocorrelated in N (an effective draw costs ~100 sweeps on Western U.S. and
+      ~300 on UK6), so keeping every 100th sweep (LCMCR's long runs) loses almost nothing and
+      keeps the posterior small; it also makes ``tune=1000`` a burn-in of 100,000 sweeps,
+      which the UK5 table needs (chains start in, and now and then return to, a mode near 12k
+      where they can stay 100,000 sweeps before reaching the 21-22k that LCMCR reports).
     """
 
     truncation: int = 10
