@@ -431,6 +431,13 @@ def run_chain(cells, freq, n_classes, alpha_shape, alpha_rate, lambda_a, lambda_
         log_rest = 0.0
         for c in range(C - 1):
             later -= n_class[c]
+            if n_class[c] == 0:
+                # V ~ Beta(1, b) has 1 - V = U^(1/b): one uniform instead of two gamma draws
+                # for each empty class, most of the C - 1 sticks.
+                log_stay = np.log(1.0 - np.random.random()) / (alpha + later)
+                log_pi[c] = np.log(-np.expm1(log_stay)) + log_rest
+                log_rest += log_stay
+                continue
             g1 = _log_gamma(1.0 + n_class[c])
             g2 = _log_gamma(alpha + later)
             gs = max(g1, g2) + np.log1p(np.exp(-abs(g1 - g2)))
