@@ -8,7 +8,7 @@ Argument parsing only; the run is `darkfigure.linkage_run.link_lists`.
 [--chains C]`` writes
 
 - ``DIR/capture_table.csv``: people per capture pattern and stratum at the best linkage
-  (pairs with match probability >= threshold, clustered by splink), small cells suppressed;
+  (people are the connected pairs with match probability >= threshold), small cells suppressed;
 - ``DIR/linkage_summary.json``: records, people, duplicates resolved, match-probability
   summary, spread over linkages, the variance decomposition, privacy note;
 - with ``--linkages > 1`` also ``posterior.nc`` (N pooled over the sampled linkages, with

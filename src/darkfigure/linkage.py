@@ -45,6 +45,7 @@ import numpy as np
 from .csvread import read_csv
 from .errors import InputError
 from .linkage_keys import initial_key, name_key, one_edit_keys
+from .linkage_sampler import threshold_partition
 
 IDENTIFYING = ("first_name", "surname", "initials", "birth_date", "birth_year", "age_band")
 DESCRIPTIVE = ("sex", "nationality", "region", "sector", "record_year")
@@ -187,20 +188,51 @@ def check_lists(lists: list[RecordList], strata: list[str]) -> None:
 @dataclass
 class Scored:
     """Candidate pairs (record indices into the stacked lists) with match probabilities,
-    and splink's clustering at ``threshold``: everything later steps need, no identifiers."""
+    and the best linkage at ``threshold``: everything later steps need, no identifiers."""
 
     pair_left: np.ndarray
     pair_right: np.ndarray
     probability: np.ndarray
-    best: np.ndarray  # cluster id per record at ``threshold``
+    best: np.ndarray  # person id per record: pairs >= ``threshold``, joined transitively
     threshold: float
     info: dict
 
 
-def _settings(seed: int, all_pairs: bool = False):
+# Candidate pairs above ALL_PAIRS_MAX: any rule suffices, so a record missing (or misspelling)
+# one field is still found through the others; age-band lists reach exact-year lists by overlap.
+_OVERLAP = "l.by_lo <= r.by_hi and r.by_lo <= l.by_hi"
+RULES = ["l.sn_key = r.sn_key and l.fi = r.fi", "l.sn_key = r.sn_key and l.region = r.region",
+         "l.fn_key = r.fn_key and l.birth_year = r.birth_year",
+         "l.fi = r.fi and l.birth_year = r.birth_year and l.region = r.region",
+         "l.fn_key = r.fn_key and substr(l.sn_key, 1, 2) = substr(r.sn_key, 1, 2) and "
+         "l.sex = r.sex",
+         f"l.fn_key = r.fn_key and l.region = r.region and {_OVERLAP}",
+         f"l.sn_key = r.sn_key and {_OVERLAP}",
+         # no usable name on one side (court lists give initials only, and any name may be
+         # missing): initial or nothing, plus where and who the person is
+         f"l.region = r.region and l.nationality = r.nationality and l.sex = r.sex and "
+         f"{_OVERLAP}"]
+
+
+def _typo_rules() -> list[dict]:
+    """A misspelt surname: one typo from the other (`linkage_keys.one_edit_keys`), with the
+    initial or the region, less the pairs `RULES` already propose. They replace rules on the
+    first three letters of the surname, which cost 4.5 million comparisons at 100,000
+    records per list and found fewer true pairs (typos hit the first letters too).
+
+    They are scored in a second pass: splink removes duplicate pairs with a GROUP BY over all
+    blocked pairs of a pass that has a rule on an exploded array, which over the 62 million
+    pairs of `RULES` at 100,000 records per list doubled the blocking time (+96 s of CPU)."""
+    seen = " or ".join(f"coalesce(({rule}), false)" for rule in RULES)
+    return [{"blocking_rule": f"l.sn_edits = r.sn_edits and l.{column} = r.{column} and "
+                              f"not ({seen})", "arrays_to_explode": ["sn_edits"]}
+            for column in ("fi", "region")]
+
+
+def _settings(seed: int, rules: list):
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
-    from splink import SettingsCreator, block_on
+    from splink import SettingsCreator
 
     # Each comparison is NULL (no evidence either way) unless both records hold the field
     # in the same form, so its m and u are estimated only from pairs where it means one
@@ -237,27 +269,6 @@ def _settings(seed: int, all_pairs: bool = False):
                             is_null_level=True),
         cll.CustomLevel("by_lo_l <= by_hi_r and by_lo_r <= by_hi_l", "age bands overlap"),
         cll.ElseLevel()], output_column_name="age_band")
-    # Candidate pairs: any rule suffices, so a record missing (or misspelling) one field
-    # is still found through the others; age-band lists reach exact-year lists by overlap.
-    overlap = "l.by_lo <= r.by_hi and r.by_lo <= l.by_hi"
-    rules = [block_on("sn_key", "fi"), block_on("sn_key", "region"),
-             block_on("fn_key", "birth_year"), block_on("fi", "birth_year", "region"),
-             block_on("fn_key", "substr(sn_key, 1, 2)", "sex"),
-             f"l.fn_key = r.fn_key and l.region = r.region and {overlap}",
-             f"l.sn_key = r.sn_key and {overlap}",
-             # no usable name on one side (court lists give initials only, and any name may
-             # be missing): initial or nothing, plus where and who the person is
-             f"l.region = r.region and l.nationality = r.nationality and l.sex = r.sex "
-             f"and {overlap}",
-             # a misspelt surname: one typo from the other (see `one_edit_keys`), with the
-             # initial or the region. These replace rules on the first three letters of the
-             # surname, which cost 4.5 million comparisons at 100,000 records per list and
-             # found fewer true pairs (typos hit the first letters too). Last, because a
-             # later rule would have to exclude their pairs by a join on them
-             block_on("sn_edits", "fi", arrays_to_explode=["sn_edits"]),
-             block_on("sn_edits", "region", arrays_to_explode=["sn_edits"])]
-    if all_pairs:
-        rules = ["1=1"]
     return SettingsCreator(
         link_type="link_and_dedupe", unique_id_column_name="record",
         comparisons=[first, initial, surname, born, band,
@@ -321,19 +332,17 @@ def score(lists: list[RecordList], *, seed: int = 0, threshold: float = 0.5,
                   for i, t in enumerate(tables)]
         n = sum(r.n for r in lists)
         all_pairs = n * (n - 1) // 2 <= all_pairs_max
-        linker, failed = _train(lambda: Linker(inputs, _settings(seed, all_pairs),
-                                               log_level=level), n, seed, rule_recall)
-        pred = linker.inference.predict(threshold_match_probability=min_probability)
-        pairs = pred.as_duckdbpyrelation().select(
-            "record_l, record_r, match_probability").fetchnumpy() if backend == "duckdb" \
-            else pred.as_pyarrow_table().to_pydict()
-        clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
-            pred, threshold_match_probability=threshold)
-        cl = clusters.as_pyarrow_table().select(["record", "cluster_id"]).to_pydict()
-        best = np.empty(n, dtype=np.int64)
-        best[np.asarray(cl["record"])] = np.unique(np.asarray(cl["cluster_id"], dtype=object)
-                                                   .astype(str), return_inverse=True)[1]
+        rules = ["1=1"] if all_pairs else RULES
+        linker, failed = _train(lambda: Linker(inputs, _settings(seed, rules), log_level=level),
+                                n, seed, rule_recall)
         model = linker.misc.save_model_to_json()  # the trained model as a dict, no file
+        passes = [linker]
+        if not all_pairs:  # the same trained model on the typo rules' pairs (disjoint)
+            passes.append(Linker(inputs, model | {"blocking_rules_to_generate_predictions":
+                                                  _typo_rules(), "linker_uid": f"df{seed}t"},
+                                 log_level=level))
+        parts = [_predict(one, min_probability, backend) for one in passes]
+        left, right, p = (np.concatenate([part[k] for part in parts]) for k in range(3))
         info = {"probability_two_random_records_match":
                 float(model["probability_two_random_records_match"]),
                 "em_blocks_failed": failed,
@@ -342,9 +351,20 @@ def score(lists: list[RecordList], *, seed: int = 0, threshold: float = 0.5,
         if session is not None:
             session.stop()
         shutil.rmtree(private, ignore_errors=True)
-    return Scored(np.asarray(pairs["record_l"], np.int64), np.asarray(pairs["record_r"],
-                  np.int64), np.asarray(pairs["match_probability"], float), best,
-                  threshold, info)
+    # splink's clustering at the threshold is these connected components; computed here
+    # because the pairs come from two passes
+    best = threshold_partition(left, right, p, n, threshold)
+    return Scored(left, right, p, best, threshold, info)
+
+
+def _predict(linker, min_probability: float, backend: str) -> tuple[np.ndarray, ...]:
+    """Record pairs and their match probabilities at ``min_probability`` or more."""
+    pred = linker.inference.predict(threshold_match_probability=min_probability)
+    pairs = pred.as_duckdbpyrelation().select(
+        "record_l, record_r, match_probability").fetchnumpy() if backend == "duckdb" \
+        else pred.as_pyarrow_table().to_pydict()
+    return (np.asarray(pairs["record_l"], np.int64), np.asarray(pairs["record_r"], np.int64),
+            np.asarray(pairs["match_probability"], float))
 
 
 def blocked_pairs(lists: list[RecordList], sample: float = 0.05) -> int:
@@ -357,13 +377,15 @@ def blocked_pairs(lists: list[RecordList], sample: float = 0.05) -> int:
         db_api, _ = _backend("duckdb", private)
         inputs = [db_api.register(t, dataset_display_name=f"list{i}")
                   for i, t in enumerate(_tables(lists))]
-        counts = count_comparisons_from_blocking_rules(
-            inputs, blocking_rules=_settings(0).blocking_rules_to_generate_predictions,
-            link_type="link_and_dedupe", unique_id_column_name="record",
-            record_sample_proportion=sample)
+        total = 0
+        for rules in (RULES, _typo_rules()):  # disjoint, as `score` scores them
+            counts = count_comparisons_from_blocking_rules(
+                inputs, blocking_rules=rules, link_type="link_and_dedupe",
+                unique_id_column_name="record", record_sample_proportion=sample)
+            total += int(counts[-1]["cumulative_comparison_count"])
     finally:
         shutil.rmtree(private, ignore_errors=True)
-    return int(counts[-1]["cumulative_comparison_count"])
+    return total
 
 
 def _train(make_linker, n: int, seed: int, rule_recall: float):

@@ -3,7 +3,7 @@
 `link_lists` is what ``darkfigure link`` does (the CLI only parses arguments). It writes
 
 - ``capture_table.csv``: people per capture pattern and stratum at the best linkage (pairs
-  with match probability >= threshold, clustered by splink), small cells suppressed;
+  with match probability >= threshold, joined transitively), small cells suppressed;
 - ``linkage_summary.json``: records, people, match-probability summary, spread over linkages,
   the variance decomposition, privacy note;
 - with ``linkages > 1`` also ``posterior.nc`` (N pooled over the sampled linkages, with

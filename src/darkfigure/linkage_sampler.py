@@ -18,7 +18,7 @@ p = ``floor``. A record may join a cluster only through at least one scored pair
 
 It is sampled by Gibbs moves of one record at a time (remove it, then put it into a
 neighbouring cluster or on its own with probability proportional to the product of odds),
-compiled with numba; chains start from splink's clustering, run ``burn`` sweeps and keep one
+compiled with numba; chains start from the best linkage, run ``burn`` sweeps and keep one
 partition every ``thin`` sweeps. The same seed gives the same draws.
 
 What the draws cannot express: a true pair that splink did not score is linked in no draw,
@@ -142,7 +142,8 @@ def sample_partitions(left: np.ndarray, right: np.ndarray, probability: np.ndarr
 
 def threshold_partition(left: np.ndarray, right: np.ndarray, probability: np.ndarray,
                         n_records: int, threshold: float) -> np.ndarray:
-    """Connected components of the pairs at or above ``threshold`` (splink's clustering)."""
+    """Connected components of the pairs at or above ``threshold``: the best linkage, as
+    splink's clustering at that threshold gives it."""
     keep = probability >= threshold
     graph = coo_matrix((np.ones(keep.sum(), np.int8), (left[keep], right[keep])),
                        shape=(n_records, n_records))
