@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from . import io, summaries
+from . import heldout, io, summaries
 from .fit import FitInputs, fit
 from .models import REGISTRY, get_family
 from .provenance import provenance_attrs
@@ -125,16 +125,12 @@ def compare_dir(table_path: Path, out: Path, card: RunCard, models: list[str] | 
 
 
 def validate_dir(out: Path, card: RunCard, progress: bool,
-                 min_observed: int | None = None) -> tuple[list[dict], dict]:
+                 min_observed: int = heldout.MIN_OBSERVED) -> tuple[list[dict], dict]:
     """`darkfigure validate`: held-out-list rows and their summary in ``out``."""
-    from . import heldout
-
     inputs = load_inputs(card)
     if inputs.table.n_lists < 3:
         raise InputError("held-out-list validation needs at least 3 lists (2 remain to "
                          "estimate each held-out list)", path=card.table)
-    if min_observed is None:
-        min_observed = heldout.MIN_OBSERVED
     rows = heldout.validate(inputs.table, card, progress=progress, min_observed=min_observed)
     summary = heldout.summarise(rows) | {"model": card.model, "table": str(card.table),
                                          "min_observed": min_observed}
