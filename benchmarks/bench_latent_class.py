@@ -30,8 +30,10 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "data" / "raw" / "benchmarks"
 
 def sweeps_per_cpu_second(cells, freq, sweeps: int = 200_000) -> float:
     """One chain of ``sweeps`` sweeps on this thread; sweeps per second of its CPU time."""
+    p = lc.Priors()  # LCMCR's defaults, as the run cards use them
     start = time.thread_time()
-    run_chain(cells, freq, 10, 0.25, 0.25, 1.0, 1.0, 1, 1000, sweeps // 100, 100)
+    run_chain(cells, freq, p.truncation, p.alpha_shape, p.alpha_rate, p.lambda_a, p.lambda_b,
+              1, 1000, sweeps // 100, 100)
     return (sweeps + 1000) / (time.thread_time() - start)
 
 
