@@ -6,6 +6,7 @@ One joint fit of a 3 x 2 world (compiled once, ~1 minute) serves the sampling te
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,34 @@ def fitted(world, monkeypatch_module):
 def monkeypatch_module():
     with pytest.MonkeyPatch.context() as mp:
         yield mp
+
+
+def test_reused_compiled_model_samples_as_a_fresh_compile(world, fitted, monkeypatch):
+    """Claim: a second table of the same structure reuses the compiled joint model (only its
+    pm.Data change) and gets exactly the draws a fresh compile gives, same seed."""
+    import darkfigure.fit as fit_module
+
+    table, official, truth = world
+    other = dataclasses.replace(table, counts=table.counts.copy(
+        data=table.counts.values + (table.counts.values > 0)))
+    args = dict(official=official, coverage=truth["coverage"])
+    assert h.structure_key(other, h.Priors(), **args) == \
+        h.structure_key(table, h.Priors(), **args), "the perturbed table changed structure"
+    assert h.data_for(other, h.Priors(), **args)["cell_count"].sum() > \
+        h.data_for(table, h.Priors(), **args)["cell_count"].sum(), "the counts did not change"
+    card = RunCard(name="t", model="hierarchical", seed=3, table=Path("world.csv"),
+                   sampler={"draws": 100, "tune": 100, "chains": 2, "target_accept": 0.95,
+                            "sampler": "nutpie"})
+    cached = len(fit_module._COMPILED)
+    reused, _ = fit(card, FitInputs(other, official, truth["coverage"]), progress=False)
+    assert len(fit_module._COMPILED) == cached, "the same structure was compiled again"
+    monkeypatch.setattr(fit_module, "_COMPILED", {})
+    fresh, _ = fit(card, FitInputs(other, official, truth["coverage"]), progress=False)
+    np.testing.assert_array_equal(reused["posterior"]["N"].values,
+                                  fresh["posterior"]["N"].values)
+    assert not np.array_equal(reused["posterior"]["N"].values,
+                              fitted[0]["posterior"]["N"].values[:2, :100]), \
+        "the reused model sampled the first table's data"
 
 
 def test_model_has_named_dims_and_contract_variables(world):

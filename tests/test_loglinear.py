@@ -33,7 +33,7 @@ def test_effect_coding_puts_the_missing_cell_at_all_lists_absent(write_csv):
     table = read_table(write_csv(SMALL))
     model = loglinear.build(table, loglinear.Priors(parameterisation="noncentred"))
     point = model.initial_point()
-    point["mean_log_cell"] = np.array([2.0])
+    point["mean_log_cell_offset"] = np.array([2.0]) - loglinear._log_mean_cell(table)
     point["main_effect"] = np.zeros((1, 3))
     point["interaction_z"] = np.zeros((1, 3))
     graph = model.replace_rvs_by_values([model["missing_rate"]])

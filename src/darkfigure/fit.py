@@ -2,10 +2,12 @@
 
 NUTS families are sampled with nutpie by default (Rust NUTS, ~30x PyMC's own sampler here);
 ``sampler = "pymc"`` falls back to `pm.sample`. One compiled model serves every stratum with
-the same lists (only `pm.Data` changes), so per-stratum fits compile once. Families with
-their own samplers (exact or Gibbs) provide ``sample``. Non-pooling families fit each stratum
-on its own; lists that did not operate in a stratum are dropped there, which is exact for a
-stratum fitted alone (its cells on that list were never observable).
+the same lists (only `pm.Data` changes), so per-stratum fits compile once; a pooling family's
+joint model is reused the same way for every table of equal structure (``structure_key``:
+repeated fits, calibration replicates). Families with their own samplers (exact or Gibbs)
+provide ``sample``. Non-pooling families fit each stratum on its own; lists that did not
+operate in a stratum are dropped there, which is exact for a stratum fitted alone (its cells
+on that list were never observable).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from .runcard import RunCard
 from .tables import CaptureTable
 
 _COMPILED: dict[tuple, object] = {}
+#: Compiled models kept per process (a calibration worker meets a few structures per
+#: scenario; each compiled model holds tens of MB).
+COMPILED_KEEP = 32
 
 
 @dataclass(frozen=True)
@@ -139,14 +144,16 @@ def _sample(family: Family, priors, table: CaptureTable, card: RunCard, index: i
                          tune=settings["tune"], chains=settings["chains"], random_seed=seed,
                          target_accept=settings["target_accept"], progressbar=progress,
                          nuts_sampler="pymc")
-    if extra:  # a joint model over all strata is compiled for its one table
+    if extra.get("aggregates") or not hasattr(module, "structure_key"):
         compiled = nutpie.compile_pymc_model(module.build(table, priors, **extra))
-    else:
-        structure = getattr(module, "structure_key", lambda *_: None)(table, priors)
-        key = (family.name, table.lists, priors, table.counts.sizes["stratum"], structure)
+    else:  # same lists, strata and structure: reuse the compiled model, swap the pm.Data
+        key = (family.name, table.lists, priors, table.counts.sizes["stratum"],
+               module.structure_key(table, priors, **extra))
         if key not in _COMPILED:
-            _COMPILED[key] = nutpie.compile_pymc_model(module.build(table, priors))
-        compiled = _COMPILED[key].with_data(**module.data_for(table))
+            while len(_COMPILED) >= COMPILED_KEEP:  # oldest first: bound the memory held
+                del _COMPILED[next(iter(_COMPILED))]
+            _COMPILED[key] = nutpie.compile_pymc_model(module.build(table, priors, **extra))
+        compiled = _COMPILED[key].with_data(**module.data_for(table, priors, **extra))
     return nutpie.sample(compiled, draws=settings["draws"], tune=settings["tune"],
                          chains=settings["chains"], seed=seed, progress_bar=progress,
                          target_accept=settings["target_accept"],

@@ -112,7 +112,7 @@ to 1.30), so the diagonal adaptation stays (``NUTPIE_OPTIONS``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pymc as pm
@@ -169,62 +169,158 @@ class Priors:
             dict(self.aggregate_rate).items())))
 
 
-def build(table: CaptureTable, priors: Priors = Priors(), *, official: xr.DataArray | None = None,
-          coverage: xr.DataArray | None = None, aggregates: tuple = ()) -> pm.Model:
-    """One joint model over every stratum of ``table`` (see the module docstring)."""
+@dataclass(frozen=True)
+class Plan:
+    """Everything `build` takes from the data, computed in numpy before any graph exists.
+
+    ``structure`` is what shapes the graph (the strata layout, where lists operated and every
+    centring choice): two tables with equal structures compile to the same model, so a
+    compiled model is reused across repeated fits (calibration replicates, benchmarks) with
+    only ``data`` swapped in (the `pm.Data` values: non-empty cells, the log-factorial
+    constant, the abundance centring offsets, official counts). `darkfigure.fit` keys its
+    cache on `structure_key` and fills it with `data_for`.
+    """
+
+    lay: parts.Layout
+    covered: np.ndarray
+    cells: parts.Cells
+    info: parts.Information
+    centred: dict          # effect -> bool (whole effect) or bool array (element by element)
+    official: np.ndarray | None
+
+    @property
+    def structure(self) -> tuple:
+        def frozen(v):
+            v = np.asarray(v)
+            return (v.shape, v.astype(bool).tobytes())
+        layout = tuple((c, tuple(self.lay.levels[c]), tuple(self.lay.index[c].tolist()))
+                       for c in self.lay.columns)
+        return (layout, frozen(self.covered), len(self.cells.part_count) > 0,
+                self.official is not None,
+                tuple((k, frozen(v)) for k, v in sorted(self.centred.items())))
+
+    @property
+    def data(self) -> dict:
+        well = self.centred["abundance_stratum"]
+        values = {"cell_index": self.cells.full_index, "cell_count": self.cells.full_count,
+                  "cell_log_factorial": np.float64(self.cells.log_factorial),
+                  "records": self.info.records,
+                  "mean_log_cell": np.float64(np.log(max(self.info.records.mean(), 1.0)
+                                                     / self.cells.missing_mask.shape[1]))}
+        if len(self.cells.part_count):
+            values |= {"partial_index": self.cells.part_index,
+                       "partial_weight": self.cells.part_weight,
+                       "partial_count": self.cells.part_count}
+        if well.any():
+            values["log_records_centred"] = np.log(self.info.records[well])
+        if self.official is not None:
+            values["official_count"] = self.official
+        return values
+
+
+def plan(table: CaptureTable, priors: Priors = Priors(), *,
+         official: xr.DataArray | None = None, coverage: xr.DataArray | None = None) -> Plan:
+    """The numpy side of `build`: layout, cells and the centring choice of every effect."""
     if priors.parameterisation not in ("auto", "centred", "noncentred"):
         raise ValueError(f"parameterisation '{priors.parameterisation}': use auto, centred or "
                          "noncentred")
     lay = parts.layout(table)
     covered = parts.coverage_mask(table, coverage)
-    cells = parts.cells(table, covered)
     info = parts.information(table, covered)
-    full = parts.full_patterns(table.n_lists)
-    coded = full - 0.5
     centre = _centring(priors)
+    n = {c: len(lay.levels[c]) for c in lay.columns}
+    # Column effects are zero-sum normals, centred or not as a whole (see `_zero_sum`).
+    whole = lambda mask: bool(np.mean(mask) >= 0.5)  # noqa: E731
+    centred = {"abundance_stratum": centre(info.records) & (info.records > 0),
+               "dependence": bool(centre(info.overlap.sum(axis=0), 0.5).all())}
+    for c, i in lay.index.items():
+        centred[f"capture_{c}"] = whole(centre(np.minimum(
+            parts.group_sum(info.on_list, i, n[c]), parts.group_sum(info.off_list, i, n[c])),
+            LOG_ODDS))
+        centred[f"abundance_{c}"] = whole(centre(parts.group_sum(info.records, i, n[c])))
+        centred[f"heterogeneity_{c}"] = whole(centre(parts.group_sum(info.multiple, i, n[c]),
+                                                     HETEROGENEITY))
+    if priors.stratum_dependence:
+        centred["stratum_dependence"] = centre(info.overlap, PAIRWISE)
+    values = None
+    if official is not None:
+        values = np.asarray(official.sel(stratum=table.stratum_labels).values, dtype=np.int64)
+        centred["reporting_residual"] = centre(values, PAIRWISE)
+        for c, i in lay.index.items():
+            centred[f"reporting_{c}"] = whole(centre(parts.group_sum(values, i, n[c]),
+                                                     PAIRWISE))
+    return Plan(lay, covered, parts.cells(table, covered), info, centred, values)
+
+
+def structure_key(table: CaptureTable, priors: Priors = Priors(), *,
+                  official: xr.DataArray | None = None,
+                  coverage: xr.DataArray | None = None) -> tuple:
+    """What besides lists, priors and the number of strata shapes the compiled graph."""
+    return plan(table, priors, official=official, coverage=coverage).structure
+
+
+def data_for(table: CaptureTable, priors: Priors = Priors(), *,
+             official: xr.DataArray | None = None,
+             coverage: xr.DataArray | None = None) -> dict[str, np.ndarray]:
+    """The `pm.Data` values of `build` for a table of the same structure."""
+    return plan(table, priors, official=official, coverage=coverage).data
+
+
+def build(table: CaptureTable, priors: Priors = Priors(), *, official: xr.DataArray | None = None,
+          coverage: xr.DataArray | None = None, aggregates: tuple = ()) -> pm.Model:
+    """One joint model over every stratum of ``table`` (see the module docstring)."""
+    p = plan(table, priors, official=official, coverage=coverage)
+    lay, centred = p.lay, p.centred
+    full = parts.full_patterns(table.n_lists)
     coords = {"stratum": table.stratum_labels, "list": list(table.lists),
               "pair": pair_labels(table.lists)} | {c: lay.levels[c] for c in lay.columns}
     n_strata = len(table.stratum_labels)
     with pm.Model(coords=coords) as model:
+        data = {name: pm.Data(name, value) for name, value in p.data.items()
+                if name != "official_count"}
         capture = pm.Normal("capture_list", 0.0, priors.main_effect_sd, dims="list")
         for column, index in lay.index.items():
-            n = len(lay.levels[column])
             scale = pm.HalfNormal(f"capture_{column}_scale", priors.capture_scale_sd)
-            well = centre(np.minimum(parts.group_sum(info.on_list, index, n),
-                                     parts.group_sum(info.off_list, index, n)), LOG_ODDS)
-            capture = capture + _zero_sum(f"capture_{column}", scale, well.T,
+            capture = capture + _zero_sum(f"capture_{column}", scale,
+                                          centred[f"capture_{column}"],
                                           ("list", column))[:, index].T
-        shape = (capture + np.zeros((n_strata, 1))) @ coded.T
+        shape = (capture + np.zeros((n_strata, 1))) @ (full - 0.5).T
         if table.n_lists >= 3:
-            shape = shape + _dependence(table, lay, info, priors, centre, full)
-        log_mu = _abundance(lay, info, priors, centre, shape, cells.missing_mask)[:, None] \
+            shape = shape + _dependence(table, lay, priors, centred, full)
+        log_mu = _abundance(lay, priors, centred, data, shape, p.cells.missing_mask)[:, None] \
             + shape
-        loglik, missing = cell_loglik(log_mu, cells)
+        cells = replace(p.cells, full_index=data["cell_index"], full_count=data["cell_count"],
+                        log_factorial=data["cell_log_factorial"])
+        if "partial_count" in data:
+            cells = replace(cells, part_index=data["partial_index"],
+                            part_weight=data["partial_weight"], part_count=data["partial_count"])
+        loglik, missing = cell_loglik(log_mu, cells, partial="partial_count" in data)
         pm.Potential("cells", loglik)
         pm.Deterministic("missing_rate", missing, dims="stratum")
         if official is not None:
-            _reporting(table, lay, priors, centre, official, info.records + missing)
+            _reporting(lay, priors, centred, p.official, data["records"] + missing)
         if aggregates:
-            _aggregates(model, aggregates, priors, centre, info.records + missing)
+            _aggregates(model, aggregates, priors, _centring(priors), data["records"] + missing)
     return model
 
 
-def cell_loglik(log_mu, cells: parts.Cells):
+def cell_loglik(log_mu, cells: parts.Cells, partial: bool | None = None):
     """Poisson log-likelihood of the observable cells and the missing cell's rate per stratum,
     from the (stratum, full pattern) log rates: sum(y log lambda) over the non-empty cells
     (gathered; summed over the uncovered lists where a list did not operate) minus the total
-    observable rate, which is the total rate less the missing cell."""
+    observable rate, which is the total rate less the missing cell. ``cells`` may hold
+    `pm.Data` tensors; ``partial`` then says whether it has partially covered cells."""
     mu = pt.exp(log_mu)
     missing = (mu * cells.missing_mask).sum(axis=1)
     loglik = (cells.full_count * log_mu.flatten()[cells.full_index]).sum() \
         - (mu.sum(axis=1) - missing).sum() - cells.log_factorial
-    if len(cells.part_count):
+    if len(cells.part_count) if partial is None else partial:
         lam = (mu.flatten()[cells.part_index] * cells.part_weight).sum(axis=1)
         loglik = loglik + (cells.part_count * pt.log(lam)).sum()
     return loglik, missing
 
 
-def _abundance(lay, info, priors, centre, shape, missing_mask):
+def _abundance(lay, priors, centred, data, shape, missing_mask):
     """The mean log cell per stratum: intercept + column effects + a stratum residual.
 
     The residual is centred where a stratum has many records, but then sampled through the
@@ -235,19 +331,19 @@ def _abundance(lay, info, priors, centre, shape, missing_mask):
     independent of capture and dependence, which the mean log cell is not (the large cells
     weigh most), and a diagonal mass matrix handles it without long trajectories.
     """
-    n_strata = len(info.records)
-    mean_cell = np.log(max(info.records.mean(), 1.0) / missing_mask.shape[1])
-    additive = pm.Normal("abundance_intercept", mean_cell, priors.intercept_sd)
-    additive = additive + _column_effects("abundance", lay, priors.abundance_scale_sd, {
-        c: centre(parts.group_sum(info.records, i, len(lay.levels[c])))
-        for c, i in lay.index.items()}) + np.zeros(n_strata)
+    well = centred["abundance_stratum"]
+    # An offset from the data's mean log cell (same prior, shifted) keeps the initial point
+    # free of pm.Data, so a reused compiled model starts where a fresh compile would.
+    additive = pm.Deterministic("abundance_intercept", data["mean_log_cell"] + pm.Normal(
+        "abundance_intercept_offset", 0.0, priors.intercept_sd))
+    additive = additive + _column_effects("abundance", lay, priors.abundance_scale_sd,
+                                          centred) + np.zeros(len(well))
     scale = pm.HalfNormal("abundance_residual_scale", priors.abundance_interaction_sd)
-    well = centre(info.records) & (info.records > 0)
     pieces, order = [], np.concatenate([np.flatnonzero(well), np.flatnonzero(~well)])
     if well.any():
         offset = pm.Flat("log_observed_offset", shape=int(well.sum()))
         observable = pt.exp(shape[well]) * (1.0 - missing_mask[well])
-        level = np.log(info.records[well]) + offset - pt.log(observable.sum(axis=1))
+        level = data["log_records_centred"] + offset - pt.log(observable.sum(axis=1))
         pm.Potential("abundance_residual_prior",
                      pm.logp(pm.Normal.dist(0.0, scale), level - additive[well]).sum())
         pieces.append(level)
@@ -292,7 +388,7 @@ def _pooled(name: str, scale, centred: np.ndarray, dims, store: bool = True):
     return pm.Deterministic(name, effect, dims=dims) if store else effect
 
 
-def _zero_sum(name: str, scale, centred: np.ndarray, dims):
+def _zero_sum(name: str, scale, centred: bool, dims):
     """Effects over the levels of a stratum column (the last dim), summing to zero there.
 
     Without the constraint an additive model (intercept + region + sector) has a ridge along
@@ -300,34 +396,32 @@ def _zero_sum(name: str, scale, centred: np.ndarray, dims):
     zero-sum normal has no free mean direction to mix element by element, so the whole
     effect is centred when most of its levels are well informed, and non-centred otherwise.
     """
-    if np.mean(centred) >= 0.5:
+    if centred:
         return pm.ZeroSumNormal(name, sigma=scale, dims=dims)
     z = pm.ZeroSumNormal(f"{name}_z", sigma=1.0, dims=dims)
     return pm.Deterministic(name, z * scale, dims=dims)
 
 
 def _column_effects(prefix: str, lay: parts.Layout, scale_sd: float, centred: dict):
-    """Sum over stratum columns of one partially pooled effect per level, per stratum."""
+    """Sum over stratum columns of one partially pooled effect per level, per stratum;
+    ``centred`` holds `plan`'s choice for each under the name ``{prefix}_{column}``."""
     total = 0.0
     for column, index in lay.index.items():
         scale = pm.HalfNormal(f"{prefix}_{column}_scale", scale_sd)
-        total = total + _zero_sum(f"{prefix}_{column}", scale, centred[column], column)[index]
+        total = total + _zero_sum(f"{prefix}_{column}", scale, centred[f"{prefix}_{column}"],
+                                  column)[index]
     return total
 
 
-def _dependence(table, lay, info, priors, centre, full):
+def _dependence(table, lay, priors, centred, full):
     """(stratum, full pattern) contribution of the two-way terms: h[s] + g_jk (+ deviations)."""
     pairs = coded_pairs(full)
     het = pm.Normal("heterogeneity_mean", 0.0, priors.heterogeneity_sd)
-    het = het + _column_effects("heterogeneity", lay, priors.heterogeneity_scale_sd,
-                                {c: centre(parts.group_sum(info.multiple, i,
-                                                           len(lay.levels[c])),
-                                        HETEROGENEITY)
-                                 for c, i in lay.index.items()})
+    het = het + _column_effects("heterogeneity", lay, priors.heterogeneity_scale_sd, centred)
     het = pm.Deterministic("heterogeneity", het * np.ones(len(table.stratum_labels)),
                            dims="stratum")
     tau = pm.HalfNormal("dependence_scale", priors.interaction_scale_sd)
-    if centre(info.overlap.sum(axis=0), 0.5).all():  # tau ~ 1: as loglinear, overlap >= 10
+    if centred["dependence"]:  # tau ~ 1: as loglinear, centred on overlaps >= 10
         pair = pm.ZeroSumNormal("dependence", sigma=tau, dims="pair")
     else:
         pair = pm.Deterministic("dependence", tau * pm.ZeroSumNormal(
@@ -335,24 +429,20 @@ def _dependence(table, lay, info, priors, centre, full):
     term = het[:, None] * pairs.sum(axis=1)[None, :] + (pairs @ pair)[None, :]
     if priors.stratum_dependence:
         scale = pm.HalfNormal("stratum_dependence_scale", priors.stratum_dependence_sd)
-        deviation = _pooled("stratum_dependence", scale, centre(info.overlap, PAIRWISE),
+        deviation = _pooled("stratum_dependence", scale, centred["stratum_dependence"],
                             ("stratum", "pair"), store=False)
         term = term + deviation @ pairs.T
     return term
 
 
-def _reporting(table, lay, priors, centre, official, expected_n):
+def _reporting(lay, priors, centred, values, expected_n):
     """official[s] ~ Poisson(r[s] E[N[s]]), logit r = intercept + column effects + residual."""
-    values = np.asarray(official.sel(stratum=table.stratum_labels).values, dtype=np.int64)
     count = pm.Data("official_count", values, dims="stratum")
     logit = pm.Normal("reporting_intercept", -2.0, priors.reporting_intercept_sd)
-    logit = logit + _column_effects("reporting", lay, priors.reporting_scale_sd,
-                                    {c: centre(parts.group_sum(values, i, len(lay.levels[c])),
-                                               PAIRWISE)
-                                     for c, i in lay.index.items()})
+    logit = logit + _column_effects("reporting", lay, priors.reporting_scale_sd, centred)
     scale = pm.HalfNormal("reporting_residual_scale", 0.5 * priors.reporting_scale_sd)
-    logit = logit + _pooled("reporting_residual", scale, centre(values, PAIRWISE), "stratum",
-                            store=False)
+    logit = logit + _pooled("reporting_residual", scale, centred["reporting_residual"],
+                            "stratum", store=False)
     rate = pm.Deterministic("reporting_rate", pm.math.sigmoid(logit), dims="stratum")
     pm.Poisson("official", mu=rate * expected_n, observed=count, dims="stratum")
 

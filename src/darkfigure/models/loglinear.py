@@ -87,7 +87,11 @@ def build(table: CaptureTable, priors: Priors = Priors()) -> pm.Model:
     with pm.Model(coords=coords) as model:
         count = pm.Data("count", table.counts.values, dims=("stratum", "pattern"))
         centre = pm.Data("log_mean_cell", _log_mean_cell(table), dims="stratum")
-        level = pm.Normal("mean_log_cell", mu=centre, sigma=priors.intercept_sd, dims="stratum")
+        # An offset from the data's centre (a shift: same prior), so the initial point does
+        # not depend on the pm.Data: a reused compiled model starts where a fresh one would,
+        # and a stratum's draws do not depend on which table the model was compiled for.
+        offset = pm.Normal("mean_log_cell_offset", 0.0, priors.intercept_sd, dims="stratum")
+        level = pm.Deterministic("mean_log_cell", centre + offset, dims="stratum")
         main = pm.Normal("main_effect", 0.0, priors.main_effect_sd, dims=("stratum", "list"))
         if priors.interactions:
             scale = pm.HalfNormal("interaction_scale", priors.interaction_scale_sd,
@@ -145,7 +149,7 @@ def _interactions(scale, centred: np.ndarray, n_strata: int):
     return pm.Deterministic("interaction", joined[:, order], dims=("stratum", "pair"))
 
 
-def data_for(table: CaptureTable) -> dict[str, np.ndarray]:
+def data_for(table: CaptureTable, priors: Priors | None = None) -> dict[str, np.ndarray]:
     """The `pm.Data` values of `build` for another table with the same lists."""
     return {"count": table.counts.values, "log_mean_cell": _log_mean_cell(table)}
 
