@@ -133,6 +133,7 @@ def hierarchical_run(quick: bool) -> list[dict]:
                      "min_ess_bulk_N": diagnostics["min_ess_bulk_N"],
                      "ess_per_second": round(diagnostics["min_ess_bulk_N"] / seconds, 1),
                      "max_rhat": diagnostics["max_rhat"],
+                     "max_rhat_variable": diagnostics["max_rhat_variable"],
                      "divergences": diagnostics["divergences"]})
         print(f"hierarchical {regions}x{sectors}: {seconds:.1f} s", flush=True)
     return rows
