@@ -51,7 +51,7 @@ validate: setup  ## slow statistical checks: recovery over many seeds, held-out 
 	$(DF) calibrate --scenarios scenarios/*.toml --models loglinear,bma,latent-class \
 	  --replicates 100 --out results/calibration
 	$(DF) calibrate --scenarios scenarios/missing_list.toml scenarios/region_sector.toml \
-	  scenarios/sparse_strata.toml --models hierarchical --replicates 100 --sbc-replicates 0 \
+	  scenarios/sparse_strata.toml --models hierarchical --replicates 100 \
 	  --out results/calibration
 
 bench: setup  ## timings and ESS/s per model and table, scaling, conting side by side

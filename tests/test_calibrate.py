@@ -149,3 +149,30 @@ def test_bma_sbc_ranks_are_uniform():
 
     p = stats.kstest(u, "uniform").pvalue
     assert p > 0.01, f"bma SBC ranks not uniform (KS p = {p:.4f})"
+
+
+def test_hierarchical_sbc_world_is_consistent_and_weights_truncate_the_intercept():
+    """Claim: a prior draw of the hierarchical family is a stratified world with official
+    counts whose first stratum's N is its observed count plus a hidden one, and its weights
+    keep exactly the posterior draws whose intercept lies in the truncation range, undoing the
+    Normal(centre, sd) prior there."""
+    import xarray as xr
+
+    from darkfigure.models import hierarchical
+
+    rng = np.random.default_rng(11)
+    priors = hierarchical.Priors()
+    draw = sbc.draw_hierarchical(hierarchical, priors, 3, rng)
+    table = draw.table
+    assert table.strata == ("region", "sector") and len(table.stratum_labels) == 4
+    assert draw.N >= int(table.observed.values[0]), "N below the observed count"
+    assert draw.official is not None and (draw.official.values >= 0).all()
+    assert list(draw.official["stratum"].values) == list(table.stratum_labels)
+    lo, hi = np.log(sbc.N_MIN / 8), np.log(sbc.N_MAX / 8)
+    a = np.array([[lo - 0.1, lo + 0.1, hi - 0.1, hi + 0.1]])
+    w = draw.log_weight(xr.Dataset({"abundance_intercept": (("chain", "draw"), a)}))
+    assert np.isneginf(w[0, [0, 3]]).all() and np.isfinite(w[0, [1, 2]]).all(), \
+        f"weights {w} do not truncate the intercept to [{lo:.2f}, {hi:.2f}]"
+    centre = hierarchical.data_for(table, priors, official=draw.official)["mean_log_cell"]
+    assert np.allclose(w[0, [1, 2]], 0.5 * ((a[0, [1, 2]] - centre) / priors.intercept_sd) ** 2), \
+        "inside the range the weights must undo the Normal(centre, sd) intercept prior"

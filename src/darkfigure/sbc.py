@@ -6,10 +6,11 @@ Betancourt, Simpson, Vehtari & Gelman 2018, "Validating Bayesian inference algor
 simulation-based calibration", arXiv:1804.06788). Any departure reveals a bug in the model or
 an inaccurate sampler.
 
-**Improper priors on N.** All three families put p(N) ~ 1/N on the population size (loglinear
-through its nearly flat prior on the log mean cell, LCMCR and dga explicitly), which cannot be
-drawn from. SBC therefore uses the proper *truncated* version: p(N) ~ 1/N on
-[`N_MIN`, `N_MAX`] (for loglinear: the log mean cell uniform on the matching range). The
+**Improper priors on N.** Every family puts p(N) ~ 1/N on the population size, or nearly so
+(loglinear and hierarchical through a wide Normal prior on the log mean cell, centred on the
+data; LCMCR and dga explicitly), which cannot be drawn from. SBC therefore uses the proper *truncated* version: p(N) ~ 1/N on
+[`N_MIN`, `N_MAX`] (for loglinear: the log mean cell uniform on the matching range; for
+hierarchical: the abundance intercept, the typical stratum's log mean cell, likewise). The
 posterior under the truncated prior is the fitted posterior times the indicator of the range
 (times the ratio of the two prior densities where they differ), renormalised; so the fit runs
 unchanged and the rank is computed from the fitted draws with those importance weights
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+import xarray as xr
 from scipy import stats
 
 from .tables import CaptureTable
@@ -52,6 +54,7 @@ class PriorDraw:
     params: dict
     log_weight: Callable | None = None
     exact_u: Callable | None = None
+    official: xr.DataArray | None = None   # official counts, for families that use them
 
 
 def inverse_n(rng: np.random.Generator, flat: bool = False) -> int:
@@ -150,9 +153,83 @@ def draw_bma(module, priors, n_lists: int, rng) -> PriorDraw:
     return PriorDraw(table, n, {"graph": graphs[g].label(table.lists)}, exact_u=exact_u)
 
 
+#: The stratified world of the hierarchical family's SBC: regions x sectors.
+SBC_REGIONS, SBC_SECTORS = 2, 2
+
+
+def _zero_sum(rng, scale: float, shape: tuple) -> np.ndarray:
+    """A zero-sum normal over the last axis, drawn as PyMC draws it: iid Normal(0, scale)
+    less their mean."""
+    x = rng.normal(0.0, scale, shape)
+    return x - x.mean(axis=-1, keepdims=True)
+
+
+def draw_hierarchical(module, priors, n_lists: int, rng) -> PriorDraw:
+    """The hierarchical model's prior on SBC_REGIONS x SBC_SECTORS strata with official
+    counts, generated from the model's own likelihood: every effect from its prior (column
+    effects as zero-sum normals with HalfNormal scales), the abundance intercept uniform on
+    [log(N_MIN / 2^K), log(N_MAX / 2^K)] in place of Normal(centre, sd) (the weights undo
+    that prior exactly, as for loglinear; `abundance_intercept` is the mean log cell of the
+    typical stratum), Poisson cells with the all-zero cell hidden, official counts
+    Poisson(rate x (observed + missing rate)). The rank is of the first stratum's N."""
+    from .models.hierarchical_parts import full_patterns
+    from .models.loglinear import coded_pairs
+
+    if priors.stratum_dependence or priors.parameterisation not in ("auto", "centred",
+                                                                    "noncentred"):
+        raise ValueError("SBC draws the default hierarchical prior (no stratum_dependence)")
+    region = np.repeat(np.arange(SBC_REGIONS), SBC_SECTORS)
+    sector = np.tile(np.arange(SBC_SECTORS), SBC_REGIONS)
+    columns = {"region": (region, SBC_REGIONS), "sector": (sector, SBC_SECTORS)}
+    half = lambda sd: abs(rng.normal(0.0, sd))  # noqa: E731  (HalfNormal)
+
+    def additive(mean: float, scale_sd: float, lists: int | None = None) -> np.ndarray:
+        total = mean
+        for index, n_levels in columns.values():
+            shape = (lists, n_levels) if lists else (n_levels,)
+            effect = _zero_sum(rng, half(scale_sd), shape)
+            total = total + (effect[:, index].T if lists else effect[index])
+        return total
+
+    full = full_patterns(n_lists)
+    capture = additive(rng.normal(0.0, priors.main_effect_sd, n_lists), priors.capture_scale_sd,
+                       n_lists)
+    shape = capture @ (full - 0.5).T
+    if n_lists >= 3:
+        pairs = coded_pairs(full)
+        het = additive(rng.normal(0.0, priors.heterogeneity_sd), priors.heterogeneity_scale_sd)
+        dependence = _zero_sum(rng, half(priors.interaction_scale_sd), (pairs.shape[1],))
+        shape = shape + het[:, None] * pairs.sum(axis=1)[None, :] + (pairs @ dependence)[None, :]
+    lo, hi = np.log(N_MIN / 2**n_lists), np.log(N_MAX / 2**n_lists)
+    intercept = rng.uniform(lo, hi)
+    level = additive(intercept, priors.abundance_scale_sd) \
+        + rng.normal(0.0, half(priors.abundance_interaction_sd), len(region))
+    mu = np.exp(level[:, None] + shape)
+    counts = rng.poisson(mu)
+    rate = 1.0 / (1.0 + np.exp(-(additive(rng.normal(-2.0, priors.reporting_intercept_sd),
+                                          priors.reporting_scale_sd)
+                                 + rng.normal(0.0, half(0.5 * priors.reporting_scale_sd),
+                                              len(region)))))
+    table = CaptureTable.from_array(
+        counts[:, 1:], [chr(ord("A") + k) for k in range(n_lists)],
+        {"region": [f"R{i + 1}" for i in region], "sector": [f"S{j + 1}" for j in sector]})
+    official = xr.DataArray(rng.poisson(rate * (counts[:, 1:].sum(axis=1) + mu[:, 0])),
+                            dims="stratum", coords={"stratum": table.stratum_labels},
+                            name="official")
+    centre = float(module.data_for(table, priors, official=official)["mean_log_cell"])
+
+    def log_weight(posterior):
+        a = posterior["abundance_intercept"].values
+        inside = (a >= lo) & (a <= hi)
+        return np.where(inside, 0.5 * ((a - centre) / priors.intercept_sd) ** 2, -np.inf)
+
+    return PriorDraw(table, int(counts[0].sum()), {"abundance_intercept": float(intercept)},
+                     log_weight=log_weight, official=official)
+
+
 #: Families whose prior can be drawn from; others are left out of SBC (and reported so).
 PRIOR_DRAWS = {"loglinear": draw_loglinear, "latent-class": draw_latent_class,
-               "bma": draw_bma}
+               "bma": draw_bma, "hierarchical": draw_hierarchical}
 
 
 def _u(values: np.ndarray, truth: int, log_w: np.ndarray, rng) -> float:
