@@ -48,11 +48,8 @@ validate: setup  ## slow statistical checks: recovery over many seeds, held-out 
 	$(PY) -m pytest -m slow
 	PYTHONPATH=scripts $(PY) scripts/heldout_validation.py results/validation
 	$(PY) benchmarks/hierarchical_vs_alone.py results/validation/hierarchical_vs_alone.json
-	$(DF) calibrate --scenarios scenarios/*.toml --models loglinear,bma,latent-class \
+	$(DF) calibrate --scenarios scenarios/*.toml --models loglinear,bma,latent-class,hierarchical \
 	  --replicates 100 --out results/calibration
-	$(DF) calibrate --scenarios scenarios/missing_list.toml scenarios/region_sector.toml \
-	  scenarios/sparse_strata.toml --models hierarchical --replicates 100 \
-	  --out results/calibration
 
 bench: setup  ## timings and ESS/s per model and table, scaling, conting side by side
 	@command -v Rscript >/dev/null || { apt-get update -qq && \

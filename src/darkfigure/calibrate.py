@@ -79,13 +79,18 @@ def settings_for(model: str, override: dict | None = None) -> dict:
     return chosen
 
 
-def applicable(model: str, n_lists: int) -> str | None:
-    """Why a family cannot fit tables with ``n_lists`` lists, or None."""
+def applicable(model: str, n_lists: int, n_strata: int | None = None) -> str | None:
+    """Why a family cannot fit tables with ``n_lists`` lists (and ``n_strata`` strata), or
+    None. A pooling family is a joint model over strata: on one stratum there is nothing to
+    pool, so it is calibrated on the stratified scenarios and by SBC."""
     from .models import get_family
 
-    limits = getattr(get_family(model).module, "LIST_LIMITS", None)
+    family = get_family(model)
+    limits = getattr(family.module, "LIST_LIMITS", None)
     if limits and not limits[0] <= n_lists <= limits[1]:
         return f"{model} handles {limits[0]}-{limits[1]} lists"
+    if family.pools_strata and n_strata == 1:
+        return f"{model} pools strata; the world has one"
     return None
 
 
@@ -98,10 +103,10 @@ def plan(scenarios: list[Scenario], models: list[str], replicates: int,
     tasks, notes = [], []
     cells = [(s, m) for s in scenarios for m in models]
     for s, m in cells:
-        why = applicable(m, s.n_lists)
+        why = applicable(m, s.n_lists, s.n_strata)
         if why:
             notes.append(f"{s.name} x {m}: not applicable ({why})")
-    cells = [(s, m) for s, m in cells if not applicable(m, s.n_lists)]
+    cells = [(s, m) for s, m in cells if not applicable(m, s.n_lists, s.n_strata)]
     sbc_models = [m for m in models if m in PRIOR_DRAWS and not applicable(m, sbc_lists)]
     notes += [f"SBC x {m}: no prior draw defined for this family" for m in models
               if m not in PRIOR_DRAWS]

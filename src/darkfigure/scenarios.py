@@ -53,6 +53,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .errors import InputError
 
 RESERVED = {"size", "stratum_sd"}
@@ -82,6 +84,10 @@ class Scenario:
     @property
     def n_lists(self) -> int:
         return len(self.lists)
+
+    @property
+    def n_strata(self) -> int:
+        return int(np.prod([len(levels) for _, levels in self.strata]))
 
 
 def read_scenario(path: str | Path) -> Scenario:
