@@ -97,6 +97,15 @@ def test_model_has_named_dims_and_contract_variables(world):
     assert np.isfinite(logp), f"log density {logp} at the initial point is not finite"
 
 
+def test_official_count_past_int32_is_refused_not_wrapped(world):
+    """PyMC holds integer data as int32: a count past that would wrap silently, so the model
+    refuses it with a clear error instead."""
+    table, official, truth = world
+    huge = official.copy(data=np.where(np.arange(6) == 0, 3_000_000_000, official.values))
+    with pytest.raises(InputError, match="3,000,000,000"):
+        h.build(table, h.Priors(), official=huge, coverage=truth["coverage"])
+
+
 def test_parameterisation_is_overridable(world):
     table, _, _ = world
     names = {p: {v.name for v in h.build(table, h.Priors(parameterisation=p)).free_RVs}

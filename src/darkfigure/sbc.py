@@ -171,7 +171,20 @@ def draw_hierarchical(module, priors, n_lists: int, rng) -> PriorDraw:
     [log(N_MIN / 2^K), log(N_MAX / 2^K)] in place of Normal(centre, sd) (the weights undo
     that prior exactly, as for loglinear; `abundance_intercept` is the mean log cell of the
     typical stratum), Poisson cells with the all-zero cell hidden, official counts
-    Poisson(rate x (observed + missing rate)). The rank is of the first stratum's N."""
+    Poisson(rate x (observed + missing rate)). The rank is of the first stratum's N.
+
+    The wide priors (capture log odds sd 5, abundance scale sd 2) now and then give counts
+    past 2^31 - 1, which PyMC's integer data cannot hold; such a world is drawn again. A
+    condition on the data alone leaves the posterior given the data unchanged, so the ranks
+    of the kept worlds stay uniform (as for worlds where nobody was observed)."""
+    for _ in range(100):
+        draw = _draw_hierarchical_once(module, priors, n_lists, rng)
+        if draw is not None:
+            return draw
+    raise ValueError("100 hierarchical prior draws in a row had counts past 2^31 - 1")
+
+
+def _draw_hierarchical_once(module, priors, n_lists: int, rng) -> PriorDraw | None:
     from .models.hierarchical_parts import full_patterns
     from .models.loglinear import coded_pairs
 
@@ -210,11 +223,13 @@ def draw_hierarchical(module, priors, n_lists: int, rng) -> PriorDraw:
                                           priors.reporting_scale_sd)
                                  + rng.normal(0.0, half(0.5 * priors.reporting_scale_sd),
                                               len(region)))))
+    official = rng.poisson(rate * (counts[:, 1:].sum(axis=1) + mu[:, 0]))
+    if max(counts.max(), official.max()) >= 2**31 - 1:
+        return None
     table = CaptureTable.from_array(
         counts[:, 1:], [chr(ord("A") + k) for k in range(n_lists)],
         {"region": [f"R{i + 1}" for i in region], "sector": [f"S{j + 1}" for j in sector]})
-    official = xr.DataArray(rng.poisson(rate * (counts[:, 1:].sum(axis=1) + mu[:, 0])),
-                            dims="stratum", coords={"stratum": table.stratum_labels},
+    official = xr.DataArray(official, dims="stratum", coords={"stratum": table.stratum_labels},
                             name="official")
     centre = float(module.data_for(table, priors, official=official)["mean_log_cell"])
 

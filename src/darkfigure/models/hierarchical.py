@@ -245,6 +245,9 @@ def plan(table: CaptureTable, priors: Priors = Priors(), *,
     values = None
     if official is not None:
         values = np.asarray(official.sel(stratum=table.stratum_labels).values, dtype=np.int64)
+        if values.max(initial=0) >= 2**31 - 1:  # PyMC holds integer data as int32
+            raise InputError(f"an official count of {values.max():,} is past what the model "
+                             "can hold (2,147,483,646)")
         centred["reporting_residual"] = centre(values, PAIRWISE)
         for c, i in lay.index.items():
             centred[f"reporting_{c}"] = whole(centre(parts.group_sum(values, i, n[c]),
