@@ -49,11 +49,10 @@ Biometrics 72:1246). Without dependence, ``capture`` is each list's marginal pro
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from .errors import InputError
 
@@ -87,7 +86,7 @@ class Scenario:
 
     @property
     def n_strata(self) -> int:
-        return int(np.prod([len(levels) for _, levels in self.strata]))
+        return math.prod(len(levels) for _, levels in self.strata)
 
 
 def read_scenario(path: str | Path) -> Scenario:

@@ -150,7 +150,9 @@ def _interactions(scale, centred: np.ndarray, n_strata: int):
 
 
 def data_for(table: CaptureTable, priors: Priors | None = None) -> dict[str, np.ndarray]:
-    """The `pm.Data` values of `build` for another table with the same lists."""
+    """The `pm.Data` values of `build` for another table with the same lists (``priors`` do
+    not change them; the argument is there because `darkfigure.fit` calls every family's
+    ``data_for`` alike)."""
     return {"count": table.counts.values, "log_mean_cell": _log_mean_cell(table)}
 
 
