@@ -218,6 +218,10 @@ class Plan:
         return values
 
 
+#: `Plan.data` entries with one value per stratum (named dim); the rest are ragged.
+STRATUM_DATA = {"official_count": "stratum", "records": "stratum"}
+
+
 def plan(table: CaptureTable, priors: Priors = Priors(), *,
          official: xr.DataArray | None = None, coverage: xr.DataArray | None = None) -> Plan:
     """The numpy side of `build`: layout, cells and the centring choice of every effect."""
@@ -279,8 +283,8 @@ def build(table: CaptureTable, priors: Priors = Priors(), *, official: xr.DataAr
               "pair": pair_labels(table.lists)} | {c: lay.levels[c] for c in lay.columns}
     n_strata = len(table.stratum_labels)
     with pm.Model(coords=coords) as model:
-        data = {name: pm.Data(name, value) for name, value in p.data.items()
-                if name != "official_count"}
+        data = {name: pm.Data(name, value, dims=STRATUM_DATA.get(name))
+                for name, value in p.data.items()}
         capture = pm.Normal("capture_list", 0.0, priors.main_effect_sd, dims="list")
         for column, index in lay.index.items():
             scale = pm.HalfNormal(f"capture_{column}_scale", priors.capture_scale_sd)
@@ -301,7 +305,7 @@ def build(table: CaptureTable, priors: Priors = Priors(), *, official: xr.DataAr
         pm.Potential("cells", loglik)
         pm.Deterministic("missing_rate", missing, dims="stratum")
         if official is not None:
-            _reporting(lay, priors, centred, p.official, data["records"] + missing)
+            _reporting(lay, priors, centred, data["official_count"], data["records"] + missing)
         if aggregates:
             _aggregates(model, aggregates, priors, _centring(priors), data["records"] + missing)
     return model
@@ -438,9 +442,8 @@ def _dependence(table, lay, priors, centred, full):
     return term
 
 
-def _reporting(lay, priors, centred, values, expected_n):
+def _reporting(lay, priors, centred, count, expected_n):
     """official[s] ~ Poisson(r[s] E[N[s]]), logit r = intercept + column effects + residual."""
-    count = pm.Data("official_count", values, dims="stratum")
     logit = pm.Normal("reporting_intercept", -2.0, priors.reporting_intercept_sd)
     logit = logit + _column_effects("reporting", lay, priors.reporting_scale_sd, centred)
     scale = pm.HalfNormal("reporting_residual_scale", 0.5 * priors.reporting_scale_sd)
