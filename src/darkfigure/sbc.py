@@ -8,9 +8,10 @@ an inaccurate sampler.
 
 **Improper priors on N.** Every family puts p(N) ~ 1/N on the population size, or nearly so
 (loglinear and hierarchical through a wide Normal prior on the log mean cell, centred on the
-data; LCMCR and dga explicitly), which cannot be drawn from. SBC therefore uses the proper *truncated* version: p(N) ~ 1/N on
-[`N_MIN`, `N_MAX`] (for loglinear: the log mean cell uniform on the matching range; for
-hierarchical: the abundance intercept, the typical stratum's log mean cell, likewise). The
+data; LCMCR and dga explicitly), which cannot be drawn from. SBC therefore uses the proper
+*truncated* version: p(N) ~ 1/N on [`N_MIN`, `N_MAX`] (for loglinear: the log mean cell
+uniform on the matching range; for hierarchical: the abundance intercept, the typical
+stratum's log mean cell, likewise). The
 posterior under the truncated prior is the fitted posterior times the indicator of the range
 (times the ratio of the two prior densities where they differ), renormalised; so the fit runs
 unchanged and the rank is computed from the fitted draws with those importance weights
@@ -34,6 +35,7 @@ from typing import Callable
 import numpy as np
 import xarray as xr
 from scipy import stats
+from scipy.special import expit
 
 from .tables import CaptureTable
 
@@ -97,13 +99,20 @@ def draw_loglinear(module, priors, n_lists: int, rng) -> PriorDraw:
     intercept = level - 0.5 * main.sum() + 0.25 * pairs.sum()
     table, n = module.simulate(n_lists, intercept, dummy_main, pairs, rng)
     centre = float(np.log(max(int(table.observed.values[0]), 1) / 2**n_lists))
+    return PriorDraw(table, n, {"mean_log_cell": float(level)},
+                     log_weight=_uniform_for_normal("mean_log_cell", lo, hi, centre,
+                                                    priors.intercept_sd))
 
+
+def _uniform_for_normal(name: str, lo: float, hi: float, centre: float, sd: float) -> Callable:
+    """Log weights turning a fit under a Normal(centre, sd) prior on the level ``name`` (one
+    stratum's, or the joint model's intercept) into one under Uniform(lo, hi): the indicator
+    of the range times the inverse Normal density, per (chain, draw)."""
     def log_weight(posterior):
-        m = posterior["mean_log_cell"].values[..., 0]
-        inside = (m >= lo) & (m <= hi)
-        return np.where(inside, 0.5 * ((m - centre) / priors.intercept_sd) ** 2, -np.inf)
-
-    return PriorDraw(table, n, {"mean_log_cell": float(level)}, log_weight=log_weight)
+        level = posterior[name].values.reshape(posterior[name].shape[:2])
+        inside = (level >= lo) & (level <= hi)
+        return np.where(inside, 0.5 * ((level - centre) / sd) ** 2, -np.inf)
+    return log_weight
 
 
 def hyper_dirichlet(graph, n_lists: int, delta: float, rng) -> np.ndarray:
@@ -177,6 +186,8 @@ def draw_hierarchical(module, priors, n_lists: int, rng) -> PriorDraw:
     past 2^31 - 1, which PyMC's integer data cannot hold; such a world is drawn again. A
     condition on the data alone leaves the posterior given the data unchanged, so the ranks
     of the kept worlds stay uniform (as for worlds where nobody was observed)."""
+    if priors.stratum_dependence:
+        raise ValueError("SBC draws the default hierarchical prior (no stratum_dependence)")
     for _ in range(100):
         draw = _draw_hierarchical_once(module, priors, n_lists, rng)
         if draw is not None:
@@ -188,9 +199,6 @@ def _draw_hierarchical_once(module, priors, n_lists: int, rng) -> PriorDraw | No
     from .models.hierarchical_parts import full_patterns
     from .models.loglinear import coded_pairs
 
-    if priors.stratum_dependence or priors.parameterisation not in ("auto", "centred",
-                                                                    "noncentred"):
-        raise ValueError("SBC draws the default hierarchical prior (no stratum_dependence)")
     region = np.repeat(np.arange(SBC_REGIONS), SBC_SECTORS)
     sector = np.tile(np.arange(SBC_SECTORS), SBC_REGIONS)
     columns = {"region": (region, SBC_REGIONS), "sector": (sector, SBC_SECTORS)}
@@ -219,10 +227,9 @@ def _draw_hierarchical_once(module, priors, n_lists: int, rng) -> PriorDraw | No
         + rng.normal(0.0, half(priors.abundance_interaction_sd), len(region))
     mu = np.exp(level[:, None] + shape)
     counts = rng.poisson(mu)
-    rate = 1.0 / (1.0 + np.exp(-(additive(rng.normal(-2.0, priors.reporting_intercept_sd),
-                                          priors.reporting_scale_sd)
-                                 + rng.normal(0.0, half(0.5 * priors.reporting_scale_sd),
-                                              len(region)))))
+    rate = expit(additive(rng.normal(-2.0, priors.reporting_intercept_sd),
+                          priors.reporting_scale_sd)
+                 + rng.normal(0.0, half(0.5 * priors.reporting_scale_sd), len(region)))
     official = rng.poisson(rate * (counts[:, 1:].sum(axis=1) + mu[:, 0]))
     if max(counts.max(), official.max()) >= 2**31 - 1:
         return None
@@ -232,14 +239,10 @@ def _draw_hierarchical_once(module, priors, n_lists: int, rng) -> PriorDraw | No
     official = xr.DataArray(official, dims="stratum", coords={"stratum": table.stratum_labels},
                             name="official")
     centre = float(module.data_for(table, priors, official=official)["mean_log_cell"])
-
-    def log_weight(posterior):
-        a = posterior["abundance_intercept"].values
-        inside = (a >= lo) & (a <= hi)
-        return np.where(inside, 0.5 * ((a - centre) / priors.intercept_sd) ** 2, -np.inf)
-
     return PriorDraw(table, int(counts[0].sum()), {"abundance_intercept": float(intercept)},
-                     log_weight=log_weight, official=official)
+                     log_weight=_uniform_for_normal("abundance_intercept", lo, hi, centre,
+                                                    priors.intercept_sd),
+                     official=official)
 
 
 #: Families whose prior can be drawn from; others are left out of SBC (and reported so).
