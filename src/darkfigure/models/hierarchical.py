@@ -89,23 +89,30 @@ a group residual with a learned scale per source (``aggregate_group_rate``, dim
 
 **Parameterisation.** Non-centring cures the funnels of sparse strata, centring avoids the
 long trajectories non-centring causes in data-rich ones (Papaspiliopoulos, Roberts & Skold
-2007, Statistical Science 22:59), so the choice follows the records that inform each effect
-(``centred_min_count``, weighted by how much a record says about that kind of term): stratum
-terms element by element, column effects (zero-sum normals, which remove the ridge between
-intercept, region and sector) as a whole. A centred stratum level is sampled through the log
-of its expected observed total, which the data pin down almost independently of everything
-else (see `_abundance`). On the 8 x 6 test worlds this took the mean leapfrog steps per draw
-from ~170 to ~30 and the divergences to none. Heterogeneity effects are the exception to
-"centre what the data inform": their between-group scale is near zero, where a centred
-effect is the funnel itself, so they are centred only on 25 times the pairwise evidence
-(``HETEROGENEITY``). On 89 x 10 x 5 (2 chains, 300 + 300) that took R-hat of
-``heterogeneity_region_scale`` from 1.68 (bulk ESS 3) to under 1.05 and the leapfrog steps
-per draw from 63-114 to 52; the full 4 chains x (1000 + 1000) then took 269 s (33 s
-compile, load ~1.5 on 2 cores), max R-hat 1.013, 1 divergence, bulk ESS of N >= 1410 (6 per
-second), 49 steps per draw at 0.55 ms a gradient. On the 5-list 8 x 6 world (4 chains x
-500) 'auto' now gives 5 divergences (40 were reported before), 40 steps per draw and
-R-hat <= 1.033; everything non-centred gives none, but 85 steps per draw and R-hat 1.15
-(abundance_region_scale), so 'auto' stays the default and the last divergences are open.
+2007, Statistical Science 22:59): centring pays when the data pin an element down more tightly
+than the pooling prior does. Under 'auto' the choice for the abundance and reporting effects
+compares each element's sampling variance (Poisson, from its records or official count) with
+what the data say the pooling scale is *at least*: the lower end of the 95% Q-profile interval
+of the between-group variance (`hierarchical_parts.between_variance`), computed in numpy from
+the table before any graph exists. Stratum residuals are chosen element by element; column
+effects (zero-sum normals, which remove the ridge between intercept, region and sector) as a
+whole, each level seen through its strata with the residual's variance added (a large residual
+could equally explain a level's departure). Where the groups do not differ beyond their noise
+(a reporting rate with no residual, a 3 x 2 world's two degrees of freedom) nothing is centred.
+The earlier rule, records alone (>= ``centred_min_count``), centred such elements and walked
+into the centred funnel: on the nine 8 x 6 test worlds (3-5 lists, seeds 1-3, 4 x 1000 draws)
+it gave 77 and 33 divergences in two worlds and R-hat > 1.01 in seven; the scatter rule gives
+0 divergences with 4 and 5 lists, 4 and 2 in two 3-list worlds (at small reporting column
+scales: the records stand in for N, whose uncertainty with 3 lists the rule cannot see), and
+R-hat > 1.01 in three (max 1.021). On 89 x 10 x 5 (4 x 1000) it gave 0 divergences (1-4
+before), 41 leapfrog steps per draw (49) and 179 s of sampling (236 s). A centred stratum level
+is sampled through the log of its expected observed total, which the data pin down almost
+independently of everything else (see `_abundance`). Capture column effects follow the same
+rule on the log odds of being on each list; heterogeneity and dependence, whose scales no
+record count estimates, keep the records rule: heterogeneity effects only on 25 times the
+pairwise evidence (``HETEROGENEITY``), since their between-group scale is near zero, where a
+centred effect is the funnel itself (centred at the plain rule, 89 x 10 x 5 gave R-hat 1.68 on
+``heterogeneity_region_scale``).
 nutpie's low-rank mass matrix did not help (tuning cost 195 steps per draw and R-hat rose
 to 1.30), so the diagonal adaptation stays (``NUTPIE_OPTIONS``).
 """
@@ -156,8 +163,10 @@ class Priors:
     #: {lower, upper} (a 90% interval), a logit-normal on the source's typical rate; e.g. in
     #: a run card: aggregate_rate = {ctdc = {lower = 0.02, upper = 0.10}}
     aggregate_rate: dict = field(default_factory=dict)
-    #: "auto" centres effects informed by >= centred_min_count records, element by element;
-    #: "centred"/"noncentred" force one form everywhere.
+    #: "auto" centres abundance, capture and reporting effects the data pin down beyond the
+    #: pooling scale's lower bound (module docstring), and dependence and heterogeneity
+    #: effects informed by >= centred_min_count records (x their weights); "centred" /
+    #: "noncentred" force one form everywhere.
     parameterisation: str = "auto"
     centred_min_count: int = 20
 
@@ -231,17 +240,21 @@ def plan(table: CaptureTable, priors: Priors = Priors(), *,
     lay = parts.layout(table)
     covered = parts.coverage_mask(table, coverage)
     info = parts.information(table, covered)
-    centre = _centring(priors)
+    centre, scatter = _centring(priors), _scatter_rule(priors)
     n = {c: len(lay.levels[c]) for c in lay.columns}
+    additive = parts.additive_design(lay, len(info.records))
     # Column effects are zero-sum normals, centred or not as a whole (see `_zero_sum`).
     whole = lambda mask: bool(np.mean(mask) >= 0.5)  # noqa: E731
-    centred = {"abundance_stratum": centre(info.records) & (info.records > 0),
-               "dependence": bool(centre(info.overlap.sum(axis=0), 0.5).all())}
+    centred = {"dependence": bool(centre(info.overlap.sum(axis=0), 0.5).all())}
+    centred |= _stratum_and_columns("abundance", *_log_rate(info.records), lay, additive,
+                                    scatter, whole)
     for c, i in lay.index.items():
-        centred[f"capture_{c}"] = whole(centre(np.minimum(
-            parts.group_sum(info.on_list, i, n[c]), parts.group_sum(info.off_list, i, n[c])),
-            LOG_ODDS))
-        centred[f"abundance_{c}"] = whole(centre(parts.group_sum(info.records, i, n[c])))
+        on, off = (parts.group_sum(x, i, n[c]) for x in (info.on_list, info.off_list))
+        log_odds, noise = _log_rate(on, off)
+        operated = parts.group_sum(covered.astype(float), i, n[c]).ravel() > 0
+        design = np.kron(np.ones((n[c], 1)), np.eye(table.n_lists))  # one mean per list
+        centred[f"capture_{c}"] = whole(scatter(log_odds.ravel()[operated],
+                                                noise.ravel()[operated], design[operated]))
         centred[f"heterogeneity_{c}"] = whole(centre(parts.group_sum(info.multiple, i, n[c]),
                                                      HETEROGENEITY))
     if priors.stratum_dependence:
@@ -252,11 +265,37 @@ def plan(table: CaptureTable, priors: Priors = Priors(), *,
         if values.max(initial=0) >= 2**31 - 1:  # PyMC holds integer data as int32
             raise InputError(f"an official count of {values.max():,} is past what the model "
                              "can hold (2,147,483,646)")
-        centred["reporting_residual"] = centre(values, PAIRWISE)
-        for c, i in lay.index.items():
-            centred[f"reporting_{c}"] = whole(centre(parts.group_sum(values, i, n[c]),
-                                                     PAIRWISE))
+        centred |= _stratum_and_columns("reporting", *_log_rate(values, info.records), lay,
+                                        additive, scatter, whole)
     return Plan(lay, covered, parts.cells(table, covered), info, centred, values)
+
+
+def _log_rate(count: np.ndarray, base: np.ndarray | None = None):
+    """log(count) or log(count / base), and its Poisson sampling variance, with the
+    Haldane-Anscombe 1/2 added to every count so zeros (a stratum with no official record)
+    enter as the large deviations they are rather than dropping out."""
+    count = np.asarray(count, float) + 0.5
+    if base is None:
+        return np.log(count), 1.0 / count
+    base = np.asarray(base, float) + 0.5
+    return np.log(count / base), 1.0 / count + 1.0 / base
+
+
+def _stratum_and_columns(prefix: str, estimate, variance, lay, additive, scatter, whole):
+    """Centring of a pooled effect with a stratum residual (``{prefix}_stratum`` or
+    ``_residual``) and column effects (``{prefix}_{column}``), from per-stratum estimates.
+
+    A level's effect is seen through its strata, each with its sampling variance plus the
+    residual's variance (the residual could equally explain a level's departure), so a large
+    residual keeps the column effects non-centred: they are then not pinned down by the data.
+    """
+    residual = "abundance_stratum" if prefix == "abundance" else f"{prefix}_residual"
+    out = {residual: scatter(estimate, variance, additive)}
+    spread = parts.between_variance(estimate, variance, additive)
+    for c, i in lay.index.items():
+        mean, noise = parts.level_means(estimate, variance + spread, i, len(lay.levels[c]))
+        out[f"{prefix}_{c}"] = whole(scatter(mean, noise, np.ones((len(mean), 1))))
+    return out
 
 
 def structure_key(table: CaptureTable, priors: Priors = Priors(), *,
@@ -362,14 +401,14 @@ def _abundance(lay, priors, centred, data, shape, missing_mask):
     return level
 
 
-#: Records per unit of information, relative to a log rate (variance 1/n): a log odds costs
-#: about 1/n_on + 1/n_off, a two-way term about four times that again (Bishop, Fienberg &
-#: Holland 1975, ch. 14). Centring pays when an element's data sd is below the between-group
-#: scale; ``centred_min_count`` puts that point at a scale of ~0.5 on the log-rate scale.
-#: Heterogeneity varies ~5 times less between groups (its true scale was ~0 in every world
-#: we fitted), so its effects need 25 times the pairwise records: centred at the old rule,
-#: 89 x 10 x 5 gave R-hat 1.68 on ``heterogeneity_region_scale`` (the centred funnel).
-LOG_ODDS, PAIRWISE, HETEROGENEITY = 4.0, 16.0, 400.0
+#: Records per unit of information for the effects whose scale no count estimates (the
+#: records rule of `_centring`), relative to a log rate (variance 1/n): a two-way term costs
+#: about 16 times a log rate (Bishop, Fienberg & Holland 1975, ch. 14); ``centred_min_count``
+#: puts the centring point at a scale of ~0.5 on the log-rate scale. Heterogeneity varies
+#: ~5 times less between groups (its true scale was ~0 in every world we fitted), so its
+#: effects need 25 times the pairwise records: centred at the plain rule, 89 x 10 x 5 gave
+#: R-hat 1.68 on ``heterogeneity_region_scale`` (the centred funnel).
+PAIRWISE, HETEROGENEITY = 16.0, 400.0
 
 
 def _centring(priors: Priors):
@@ -380,6 +419,27 @@ def _centring(priors: Priors):
         if priors.parameterisation == "noncentred":
             return np.zeros(np.shape(records), bool)
         return np.asarray(records) / per >= priors.centred_min_count
+    return choose
+
+
+def _scatter_rule(priors: Priors):
+    """(estimates, sampling variances, design) of a pooled effect's elements -> which to
+    sample centred: under "auto", those whose sampling variance is below what the estimates'
+    own scatter says the between-group variance is at least (the lower end of its 95%
+    Q-profile interval, `hierarchical_parts.between_variance`).
+
+    Centring pays when the data pin an element down more tightly than the pooling prior does
+    (Papaspiliopoulos, Roberts & Skold 2007); the prior's scale is unknown before sampling,
+    so the data's own evidence about it stands in. A point estimate is not enough: where few
+    groups measure the scale (2 degrees of freedom on a 3 x 2 world) its posterior reaches
+    down to 0, and any centred element there is a funnel. The lower bound is 0 whenever the
+    data cannot exclude a scale near 0, and then nothing is centred.
+    """
+    def choose(estimate, variance, design) -> np.ndarray:
+        variance = np.asarray(variance, float)
+        if priors.parameterisation != "auto":
+            return _centring(priors)(variance)
+        return variance < parts.between_variance(estimate, variance, design, 0.95)
     return choose
 
 

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
+from scipy.optimize import brentq
 from scipy.special import gammaln
+from scipy.stats import chi2
 
 from ..tables import CaptureTable, all_patterns
 
@@ -118,6 +120,56 @@ def group_sum(values: np.ndarray, index: np.ndarray, n_levels: int) -> np.ndarra
     out = np.zeros((n_levels,) + values.shape[1:])
     np.add.at(out, index, values)
     return out
+
+
+def between_variance(estimate: np.ndarray, variance: np.ndarray, design: np.ndarray,
+                     confidence: float | None = None) -> float:
+    """Between-group variance tau^2 of noisy ``estimate``s (each with sampling ``variance``)
+    around a weighted least-squares fit on ``design`` (group, p), from the generalised Q
+    statistic with weights 1/(v + tau^2), which falls as tau^2 grows: the Paule-Mandel
+    estimate (Q = k - p; Paule & Mandel 1982, J. Res. Natl. Bur. Stand. 87:377) or, given a
+    ``confidence``, the lower end of the Q-profile interval (Q = the (1 + confidence)/2
+    quantile of chi^2 on k - p degrees of freedom; Viechtbauer 2007, Statistics in Medicine
+    26:37), both in their meta-regression form. 0 where even tau^2 = 0 leaves Q below the
+    target (the estimates scatter no more than their noise explains) or where no degree of
+    freedom is left."""
+    y, v, x = np.asarray(estimate, float), np.asarray(variance, float), design
+    dof = len(y) - np.linalg.matrix_rank(x)
+    if dof < 1:
+        return 0.0
+    target = dof if confidence is None else chi2.ppf((1.0 + confidence) / 2.0, dof)
+
+    def excess(tau2: float) -> float:
+        w = 1.0 / (v + tau2)
+        beta = np.linalg.lstsq(x.T @ (w[:, None] * x), x.T @ (w * y), rcond=None)[0]
+        return float(np.sum(w * (y - x @ beta) ** 2)) - target
+
+    if excess(0.0) <= 0:
+        return 0.0
+    high = 1.0
+    while excess(high) > 0 and high < 1e6:
+        high *= 10.0
+    return float(brentq(excess, 0.0, high))
+
+
+def level_means(estimate: np.ndarray, variance: np.ndarray, index: np.ndarray,
+                n_levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse-variance weighted mean of stratum ``estimate``s within each level of a stratum
+    column, and its variance: what the strata say about that level's effect."""
+    weight = group_sum(1.0 / np.asarray(variance, float), index, n_levels)
+    mean = group_sum(np.asarray(estimate, float) / variance, index, n_levels) / weight
+    return mean, 1.0 / weight
+
+
+def additive_design(lay: Layout, n_strata: int) -> np.ndarray:
+    """(stratum, p) design of an intercept plus one dummy per level past the first of each
+    stratum column: the additive part of a pooled stratum effect."""
+    blocks = [np.ones((n_strata, 1))]
+    for column in lay.columns:
+        index = lay.index[column]
+        blocks.append((index[:, None] == np.arange(1, len(lay.levels[column]))[None, :])
+                      .astype(float))
+    return np.hstack(blocks)
 
 
 @dataclass(frozen=True)
