@@ -21,6 +21,8 @@ import numpy as np
 
 from paper_common import number, summarise
 from darkfigure.io import write_text
+from darkfigure.models import bma
+from darkfigure.tables import CaptureTable, read_table
 
 #: Macro -> id in published_figures.csv: the Russia facts the text cites.
 RUSSIA_FACTS = {"RuArtCases": "tbp_cases_art127_2", "RuYears": "tbp_period_years",
@@ -48,6 +50,20 @@ def read_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
+#: dga's row for these tables was computed on an older version of the table (anchors README:
+#: New Orleans had one record on C and D only fewer, 185 records): the bma-dga gap is measured
+#: on that version, rebuilt here, and the paper gives our exact figures on it.
+OLDER_TABLES = {"new_orleans5": ((0, 0, 1, 1, 0), -1)}
+
+
+def _changed(table: str, pattern: tuple, change: int) -> CaptureTable:
+    """A benchmark table with one cell's count changed."""
+    t = read_table(Path("data/raw/benchmarks") / f"{table}.csv")
+    counts = t.counts.values.copy()
+    counts[:, (t.patterns == pattern).all(axis=1)] += change
+    return CaptureTable.from_array(counts, list(t.lists))
+
+
 def benchmark_macros(rows: list[dict], m: dict) -> None:
     bench = [r for r in rows if "benchmarks" in str(r["tree"].attrs["run_card"])]
     m["NBenchRuns"] = str(len(bench))
@@ -72,8 +88,14 @@ def benchmark_macros(rows: list[dict], m: dict) -> None:
         m["MedianSpread"] = number(float(np.median(list(spreads.values()))), 2)
     dga = {r["dataset"]: float(r["N_median"]) for r in read_csv(
         Path("data/raw/benchmarks/r_packages.csv")) if r["method"] == "dga_BMA"}
-    gaps = [abs(r["median"] / dga[r["table"]] - 1) for r in bench
-            if r["model"] == "bma" and r["table"] in dga and r["estimable"]]
+    ours = {r["table"]: r["median"] for r in bench if r["model"] == "bma" and r["estimable"]}
+    for table, (pattern, change) in OLDER_TABLES.items():
+        if table in ours and table in dga:  # compare on the table dga was run on
+            older = bma.posterior(_changed(table, pattern, change)).quantiles([0.5, 0.025, 0.975])
+            ours[table] = float(older[0])
+            for key, value in zip(("Median", "Lo", "Hi"), older):
+                m[name(table, "older bma", key)] = number(value)
+    gaps = [abs(ours[t] / dga[t] - 1) for t in ours if t in dga]
     if gaps:
         m["BmaDgaMaxGapPct"], m["BmaDgaTables"] = number(100 * max(gaps), 1), str(len(gaps))
 
