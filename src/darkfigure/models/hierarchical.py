@@ -243,20 +243,18 @@ def plan(table: CaptureTable, priors: Priors = Priors(), *,
     centre, scatter = _centring(priors), _scatter_rule(priors)
     n = {c: len(lay.levels[c]) for c in lay.columns}
     additive = parts.additive_design(lay, len(info.records))
-    # Column effects are zero-sum normals, centred or not as a whole (see `_zero_sum`).
-    whole = lambda mask: bool(np.mean(mask) >= 0.5)  # noqa: E731
     centred = {"dependence": bool(centre(info.overlap.sum(axis=0), 0.5).all())}
     centred |= _stratum_and_columns("abundance", *_log_rate(info.records), lay, additive,
-                                    scatter, whole)
+                                    scatter)
     for c, i in lay.index.items():
         on, off = (parts.group_sum(x, i, n[c]) for x in (info.on_list, info.off_list))
         log_odds, noise = _log_rate(on, off)
         operated = parts.group_sum(covered.astype(float), i, n[c]).ravel() > 0
         design = np.kron(np.ones((n[c], 1)), np.eye(table.n_lists))  # one mean per list
-        centred[f"capture_{c}"] = whole(scatter(log_odds.ravel()[operated],
-                                                noise.ravel()[operated], design[operated]))
-        centred[f"heterogeneity_{c}"] = whole(centre(parts.group_sum(info.multiple, i, n[c]),
-                                                     HETEROGENEITY))
+        centred[f"capture_{c}"] = _whole(scatter(log_odds.ravel()[operated],
+                                                 noise.ravel()[operated], design[operated]))
+        centred[f"heterogeneity_{c}"] = _whole(centre(parts.group_sum(info.multiple, i, n[c]),
+                                                      HETEROGENEITY))
     if priors.stratum_dependence:
         centred["stratum_dependence"] = centre(info.overlap, PAIRWISE)
     values = None
@@ -266,7 +264,7 @@ def plan(table: CaptureTable, priors: Priors = Priors(), *,
             raise InputError(f"an official count of {values.max():,} is past what the model "
                              "can hold (2,147,483,646)")
         centred |= _stratum_and_columns("reporting", *_log_rate(values, info.records), lay,
-                                        additive, scatter, whole)
+                                        additive, scatter)
     return Plan(lay, covered, parts.cells(table, covered), info, centred, values)
 
 
@@ -281,7 +279,13 @@ def _log_rate(count: np.ndarray, base: np.ndarray | None = None):
     return np.log(count / base), 1.0 / count + 1.0 / base
 
 
-def _stratum_and_columns(prefix: str, estimate, variance, lay, additive, scatter, whole):
+def _whole(mask) -> bool:
+    """Column effects are zero-sum normals, centred or not as a whole (see `_zero_sum`):
+    centred when most of their levels would be."""
+    return bool(np.mean(mask) >= 0.5)
+
+
+def _stratum_and_columns(prefix: str, estimate, variance, lay, additive, scatter):
     """Centring of a pooled effect with a stratum residual (``{prefix}_stratum`` or
     ``_residual``) and column effects (``{prefix}_{column}``), from per-stratum estimates.
 
@@ -294,7 +298,7 @@ def _stratum_and_columns(prefix: str, estimate, variance, lay, additive, scatter
     spread = parts.between_variance(estimate, variance, additive)
     for c, i in lay.index.items():
         mean, noise = parts.level_means(estimate, variance + spread, i, len(lay.levels[c]))
-        out[f"{prefix}_{c}"] = whole(scatter(mean, noise, np.ones((len(mean), 1))))
+        out[f"{prefix}_{c}"] = _whole(scatter(mean, noise, np.ones((len(mean), 1))))
     return out
 
 
