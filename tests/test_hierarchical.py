@@ -172,6 +172,32 @@ def _tiny():
     return table, coverage
 
 
+def test_log_size_is_chapmans_estimate_from_the_largest_list():
+    """Hand-checked: stratum 1 has A = 18 (largest), 9 of them on A alone, 30 records, so the
+    other lists hold n2 = 21 and m = 9 are on both: N + 1 = 19 * 22 / 10 and var(log) =
+    9 * 12 / (19 * 22 * 11). Stratum 2 (C did not operate): A = 12, 8 alone, 19 records:
+    N + 1 = 13 * 12 / 5, var = 8 * 7 / (13 * 12 * 6). One list alone measures nothing."""
+    table, coverage = _tiny()
+    covered = parts.coverage_mask(table, coverage)
+    log_n, variance = parts.log_size(table, covered)
+    np.testing.assert_allclose(np.exp(log_n), [19 * 22 / 10, 13 * 12 / 5])
+    np.testing.assert_allclose(variance, [9 * 12 / (19 * 22 * 11), 8 * 7 / (13 * 12 * 6)])
+    alone = covered & np.array([True, False, False])
+    assert (parts.log_size(table, alone)[1] == parts.NO_SIZE_VARIANCE).all()
+
+
+def test_reporting_columns_not_centred_where_three_lists_leave_n_uncertain():
+    """Claim: with 3 lists, N's uncertainty (shared by a level's strata) keeps the reporting
+    column effects non-centred; centred, they diverged in this world (3 divergences at
+    reporting_region_scale ~0.008, 4 x 1000 draws). With 5 lists and the same rates, N is
+    pinned down and the region effect is centred."""
+    table, official, _ = h.simulate(8, 6, 3, rng=np.random.default_rng(1))
+    plan = h.plan(table, h.Priors(), official=official)
+    assert not plan.centred["reporting_region"] and not plan.centred["reporting_sector"]
+    table, official, _ = h.simulate(8, 6, 5, rng=np.random.default_rng(1))
+    assert h.plan(table, h.Priors(), official=official).centred["reporting_region"]
+
+
 def test_uncovered_list_aggregates_cells_over_its_indicator():
     table, coverage = _tiny()
     cells = parts.cells(table, parts.coverage_mask(table, coverage))

@@ -101,10 +101,14 @@ could equally explain a level's departure). Where the groups do not differ beyon
 (a reporting rate with no residual, a 3 x 2 world's two degrees of freedom) nothing is centred.
 The earlier rule, records alone (>= ``centred_min_count``), centred such elements and walked
 into the centred funnel: on the nine 8 x 6 test worlds (3-5 lists, seeds 1-3, 4 x 1000 draws)
-it gave 77 and 33 divergences in two worlds and R-hat > 1.01 in seven; the scatter rule gives
-0 divergences with 4 and 5 lists, 4 and 2 in two 3-list worlds (at small reporting column
-scales: the records stand in for N, whose uncertainty with 3 lists the rule cannot see), and
-R-hat > 1.01 in three (max 1.021). On 89 x 10 x 5 (4 x 1000) it gave 0 divergences (1-4
+it gave 77 and 33 divergences in two worlds and R-hat > 1.01 in seven; the scatter rule gave
+0 divergences with 4 and 5 lists but 3 and 1 in two 3-list worlds, at small reporting column
+scales, while the records stood in for N. Reporting effects are now seen through log(official /
+N), N from a two-list Chapman estimate (`hierarchical_parts.log_size`), whose variance the
+strata of a level share (their N rest on the same level capture and heterogeneity effects):
+0 divergences in all nine worlds, R-hat > 1.01 in five (max 1.038, ``reporting_region_scale``
+of a 4-list world that the rule now leaves non-centred where centring converged, at 1.008: a
+borderline the data cannot settle before sampling). On 89 x 10 x 5 (4 x 1000) it gave 0 divergences (1-4
 before), 41 leapfrog steps per draw (49) and 179 s of sampling (236 s). A centred stratum level
 is sampled through the log of its expected observed total, which the data pin down almost
 independently of everything else (see `_abundance`). Capture column effects follow the same
@@ -263,8 +267,13 @@ def plan(table: CaptureTable, priors: Priors = Priors(), *,
         if values.max(initial=0) >= 2**31 - 1:  # PyMC holds integer data as int32
             raise InputError(f"an official count of {values.max():,} is past what the model "
                              "can hold (2,147,483,646)")
-        centred |= _stratum_and_columns("reporting", *_log_rate(values, info.records), lay,
-                                        additive, scatter)
+        # The reporting rate is official / N, so its estimate carries N's uncertainty too:
+        # with the records standing in for N (as before), 3-list worlds centred both
+        # reporting column effects and diverged at small reporting scales.
+        log_official, official_variance = _log_rate(values)
+        log_n, log_n_variance = parts.log_size(table, covered)
+        centred |= _stratum_and_columns("reporting", log_official - log_n, official_variance,
+                                        lay, additive, scatter, shared=log_n_variance)
     return Plan(lay, covered, parts.cells(table, covered), info, centred, values)
 
 
@@ -285,20 +294,30 @@ def _whole(mask) -> bool:
     return bool(np.mean(mask) >= 0.5)
 
 
-def _stratum_and_columns(prefix: str, estimate, variance, lay, additive, scatter):
+def _stratum_and_columns(prefix: str, estimate, variance, lay, additive, scatter,
+                         shared=None):
     """Centring of a pooled effect with a stratum residual (``{prefix}_stratum`` or
     ``_residual``) and column effects (``{prefix}_{column}``), from per-stratum estimates.
 
     A level's effect is seen through its strata, each with its sampling variance plus the
     residual's variance (the residual could equally explain a level's departure), so a large
     residual keeps the column effects non-centred: they are then not pinned down by the data.
+    ``shared`` is a further per-stratum variance whose errors the strata of one level share,
+    so that it does not average out over them: N's, in a reporting rate official / N, since
+    the strata of a region estimate their N through the same region capture and
+    heterogeneity effects. Counted as independent it made the reporting column effects of
+    every 3-list test world look pinned down; centred, they diverged where their scale fell
+    towards 0 (e.g. ``reporting_region_scale`` 0.008 at divergences, median 0.33).
     """
+    shared = np.zeros_like(variance) if shared is None else np.asarray(shared, float)
     residual = "abundance_stratum" if prefix == "abundance" else f"{prefix}_residual"
-    out = {residual: scatter(estimate, variance, additive)}
-    spread = parts.between_variance(estimate, variance, additive)
+    out = {residual: scatter(estimate, variance + shared, additive)}
+    spread = parts.between_variance(estimate, variance + shared, additive)
     for c, i in lay.index.items():
-        mean, noise = parts.level_means(estimate, variance + spread, i, len(lay.levels[c]))
-        out[f"{prefix}_{c}"] = _whole(scatter(mean, noise, np.ones((len(mean), 1))))
+        n = len(lay.levels[c])
+        mean, noise = parts.level_means(estimate, variance + spread, i, n)
+        noise = noise + parts.group_sum(shared, i, n) / parts.group_sum(np.ones_like(shared), i, n)
+        out[f"{prefix}_{c}"] = _whole(scatter(mean, noise, np.ones((n, 1))))
     return out
 
 

@@ -196,6 +196,40 @@ def information(table: CaptureTable, covered: np.ndarray) -> Information:
                        counts @ (patterns.sum(axis=1) >= 2))
 
 
+def log_size(table: CaptureTable, covered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per stratum, log(N + 1) from Chapman's (1951, Univ. Calif. Publ. Statist. 1:131)
+    two-sample estimate, the stratum's largest operating list against the union of its other
+    operating lists, and that log's delta-method variance (Seber 1982, The Estimation of
+    Animal Abundance, 2nd ed., s. 3.1.1):
+
+        N + 1 = (n1 + 1)(n2 + 1) / (m + 1),   var = (n1 - m)(n2 - m) / ((n1 + 1)(n2 + 1)(m + 2))
+
+    This is how well the lists alone pin a stratum's size down before any model: the model's
+    answer is better, but the centring choice is made in numpy before the graph exists, and
+    it needs N's uncertainty, which the records alone hide (with 3 lists it is larger than an
+    official count's Poisson noise). Independence between the two samples is assumed, as by
+    Chapman; dependence moves the estimate, much less its variance. A stratum with no records,
+    or where fewer than two lists operated, has no such estimate: its variance is
+    ``NO_SIZE_VARIANCE`` (nothing is centred on it)."""
+    counts, patterns = table.counts.values.astype(float), table.patterns.astype(bool)
+    on_list = np.where(covered, counts @ patterns, -1.0)
+    largest = np.argmax(on_list, axis=1)
+    n1 = on_list[np.arange(len(largest)), largest]
+    alone = (patterns.sum(axis=1) == 1)[None, :] & patterns.T[largest]   # only on the largest
+    only = (counts * alone).sum(axis=1)
+    records = counts.sum(axis=1)
+    n2, m = records - only, n1 - only
+    log_n = np.log((n1 + 1.0) * (n2 + 1.0) / (m + 1.0))
+    variance = (n1 - m) * (n2 - m) / ((n1 + 1.0) * (n2 + 1.0) * (m + 2.0))
+    unknown = (records == 0) | (covered.sum(axis=1) < 2)
+    return log_n, np.where(unknown, NO_SIZE_VARIANCE, variance)
+
+
+#: Sampling variance given to a log size no two lists measure: large enough that such a
+#: stratum informs no centring choice, finite so weighted means stay defined.
+NO_SIZE_VARIANCE = 1e4
+
+
 def simulate(n_regions: int = 8, n_sectors: int = 6, n_lists: int = 4, *,
              size: float = 200.0, rng: np.random.Generator | None = None,
              hard_share: float = 0.3, hard_shift: float = -1.0, referral: float = 1.0,
