@@ -19,7 +19,7 @@ def test_card_round_trips_through_its_toml_text():
     ("[run]\nseed = 1\n[data]\ntable = 't.csv'\n", r"\[run\] model is required"),
     ('[run]\nmodel = "loglinear"\n', r"\[data\] table is required"),
     (GOOD + "[sampler]\ndraws = -5\n", r"draws must be a positive integer"),
-    (GOOD + "[sampler]\nsampler = 'gibbs'\n", r"sampler must be 'nutpie' or 'pymc'"),
+    (GOOD + "[sampler]\nsampler = 'gibbs'\n", r"sampler must be one of 'nutpie', 'pymc', 'numpyro'"),
     (GOOD + "[extra]\nx = 1\n", r"unknown section \[extra\]"),
     (GOOD.replace("seed = 3", "seed = 3\ncolour = 'red'"), r"unknown key\(s\) \['colour'\]"),
     ("[run\n", r"not valid TOML"),

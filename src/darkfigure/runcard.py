@@ -19,6 +19,7 @@ interaction_scale_sd = 1.0
 draws = 1000
 tune = 1000
 chains = 4
+sampler = "nutpie"            # or "pymc", or "numpyro" (JAX, for GPUs: darkfigure[jax])
 ```
 `darkfigure estimate` writes the same card from its flags, so every posterior file carries the
 card it can be refitted from.
@@ -38,6 +39,9 @@ from .errors import InputError
 
 SAMPLER_DEFAULTS = {"draws": 1000, "tune": 1000, "chains": 4, "target_accept": 0.95,
                     "sampler": "nutpie"}
+#: NUTS implementations a card may name: nutpie (default, numba on the CPU), PyMC's own, and
+#: NumPyro (JAX; every chain in one compiled program, on a GPU where JAX sees one).
+SAMPLERS = ("nutpie", "pymc", "numpyro")
 SECTIONS = {"run": {"name", "model", "seed"},
             "data": {"table", "lists", "strata", "official", "coverage", "aggregates",
                      "figures"},
@@ -134,9 +138,9 @@ def parse_card(text: str, *, path: str | Path = "<card>", default_name: str = "f
         if not isinstance(sampler[key], int) or sampler[key] < (1 if key != "tune" else 0):
             raise InputError(f"[sampler] {key} must be a positive integer, not "
                              f"{sampler[key]!r}", path=path)
-    if sampler["sampler"] not in ("nutpie", "pymc"):
-        raise InputError(f"[sampler] sampler must be 'nutpie' or 'pymc', not "
-                         f"{sampler['sampler']!r}", path=path)
+    if sampler["sampler"] not in SAMPLERS:
+        raise InputError(f"[sampler] sampler must be one of {', '.join(map(repr, SAMPLERS))}, "
+                         f"not {sampler['sampler']!r}", path=path)
     optional = {k: Path(data[k]) for k in ("official", "coverage", "figures") if data.get(k)}
     if "figures" in data:
         optional |= {"exposure": dict(raw.get("exposure", {})),
