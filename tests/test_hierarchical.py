@@ -199,11 +199,12 @@ def test_log_size_is_chapmans_estimate_from_the_largest_list():
     N + 1 = 13 * 12 / 5, var = 8 * 7 / (13 * 12 * 6). One list alone measures nothing."""
     table, coverage = _tiny()
     covered = parts.coverage_mask(table, coverage)
-    log_n, variance = parts.log_size(table, covered)
+    log_n, variance = parts.log_size(table, parts.information(table, covered), covered)
     np.testing.assert_allclose(np.exp(log_n), [19 * 22 / 10, 13 * 12 / 5])
     np.testing.assert_allclose(variance, [9 * 12 / (19 * 22 * 11), 8 * 7 / (13 * 12 * 6)])
     alone = covered & np.array([True, False, False])
-    assert (parts.log_size(table, alone)[1] == parts.NO_SIZE_VARIANCE).all()
+    assert (parts.log_size(table, parts.information(table, alone), alone)[1]
+            == parts.NO_SIZE_VARIANCE).all()
 
 
 def test_reporting_columns_not_centred_where_three_lists_leave_n_uncertain():

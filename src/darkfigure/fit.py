@@ -14,10 +14,10 @@ default, and a kernel compiled fresh (LLVM optimising across inlined ops, reasso
 then differs in the last bits from the same kernel loaded from PyTensor's cache. NUTS
 trajectories amplify such bits, so a first run on a fresh clone gave other draws than every
 later run (the SYNTHETIC Russia total: 8,964 [6,417, 13,653] cold, 8,924 [6,422, 13,726]
-warm; log density, gradient and derived quantities differed by up to 2.5e-14 relative). Strict IEEE arithmetic
-makes cold and warm kernels agree bit for bit, so it is set here for every fit. It costs
-about 12% of gradient time on 89 x 10 strata x 5 lists (525 -> 587 us, three runs each);
-that fit still takes 237 s in all.
+warm; log density, gradient and derived quantities differed by up to 2.5e-14 relative).
+Strict IEEE arithmetic makes cold and warm kernels agree bit for bit, so it is set here for
+every fit. It costs about 12% of gradient time on 89 x 10 strata x 5 lists (525 -> 587 us,
+three runs each); that fit still takes 237 s in all.
 """
 
 from __future__ import annotations

@@ -108,15 +108,15 @@ N), N from a two-list Chapman estimate (`hierarchical_parts.log_size`), whose va
 strata of a level share (their N rest on the same level capture and heterogeneity effects):
 0 divergences in all nine worlds, R-hat > 1.01 in five (max 1.038, ``reporting_region_scale``
 of a 4-list world that the rule now leaves non-centred where centring converged, at 1.008: a
-borderline the data cannot settle before sampling). On 89 x 10 x 5 (4 x 1000) it gave 0 divergences (1-4
-before), 41 leapfrog steps per draw (49) and 179 s of sampling (236 s). A centred stratum level
-is sampled through the log of its expected observed total, which the data pin down almost
-independently of everything else (see `_abundance`). Capture column effects follow the same
-rule on the log odds of being on each list; heterogeneity and dependence, whose scales no
-record count estimates, keep the records rule: heterogeneity effects only on 25 times the
-pairwise evidence (``HETEROGENEITY``), since their between-group scale is near zero, where a
-centred effect is the funnel itself (centred at the plain rule, 89 x 10 x 5 gave R-hat 1.68 on
-``heterogeneity_region_scale``).
+borderline the data cannot settle before sampling). On 89 x 10 x 5 (4 x 1000) it gave 0
+divergences (1-4 before), 41 leapfrog steps per draw (49) and 179 s of sampling (236 s). A
+centred stratum level is sampled through the log of its expected observed total, which the
+data pin down almost independently of everything else (see `_abundance`). Capture column
+effects follow the same rule on the log odds of being on each list; heterogeneity and
+dependence, whose scales no record count estimates, keep the records rule: heterogeneity
+effects only on 25 times the pairwise evidence (``HETEROGENEITY``), since their between-group
+scale is near zero, where a centred effect is the funnel itself (centred at the plain rule,
+89 x 10 x 5 gave R-hat 1.68 on ``heterogeneity_region_scale``).
 nutpie's low-rank mass matrix did not help (tuning cost 195 steps per draw and R-hat rose
 to 1.30), so the diagonal adaptation stays (``NUTPIE_OPTIONS``).
 """
@@ -267,11 +267,9 @@ def plan(table: CaptureTable, priors: Priors = Priors(), *,
         if values.max(initial=0) >= 2**31 - 1:  # PyMC holds integer data as int32
             raise InputError(f"an official count of {values.max():,} is past what the model "
                              "can hold (2,147,483,646)")
-        # The reporting rate is official / N, so its estimate carries N's uncertainty too:
-        # with the records standing in for N (as before), 3-list worlds centred both
-        # reporting column effects and diverged at small reporting scales.
+        # The reporting rate is official / N: its estimate carries N's uncertainty too.
         log_official, official_variance = _log_rate(values)
-        log_n, log_n_variance = parts.log_size(table, covered)
+        log_n, log_n_variance = parts.log_size(table, info, covered)
         centred |= _stratum_and_columns("reporting", log_official - log_n, official_variance,
                                         lay, additive, scatter, shared=log_n_variance)
     return Plan(lay, covered, parts.cells(table, covered), info, centred, values)
@@ -316,7 +314,7 @@ def _stratum_and_columns(prefix: str, estimate, variance, lay, additive, scatter
     for c, i in lay.index.items():
         n = len(lay.levels[c])
         mean, noise = parts.level_means(estimate, variance + spread, i, n)
-        noise = noise + parts.group_sum(shared, i, n) / parts.group_sum(np.ones_like(shared), i, n)
+        noise += parts.group_sum(shared, i, n) / np.bincount(i, minlength=n)  # level mean
         out[f"{prefix}_{c}"] = _whole(scatter(mean, noise, np.ones((n, 1))))
     return out
 

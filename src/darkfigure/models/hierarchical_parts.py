@@ -196,7 +196,8 @@ def information(table: CaptureTable, covered: np.ndarray) -> Information:
                        counts @ (patterns.sum(axis=1) >= 2))
 
 
-def log_size(table: CaptureTable, covered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def log_size(table: CaptureTable, info: Information,
+             covered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per stratum, log(N + 1) from Chapman's (1951, Univ. Calif. Publ. Statist. 1:131)
     two-sample estimate, the stratum's largest operating list against the union of its other
     operating lists, and that log's delta-method variance (Seber 1982, The Estimation of
@@ -211,17 +212,15 @@ def log_size(table: CaptureTable, covered: np.ndarray) -> tuple[np.ndarray, np.n
     Chapman; dependence moves the estimate, much less its variance. A stratum with no records,
     or where fewer than two lists operated, has no such estimate: its variance is
     ``NO_SIZE_VARIANCE`` (nothing is centred on it)."""
-    counts, patterns = table.counts.values.astype(float), table.patterns.astype(bool)
-    on_list = np.where(covered, counts @ patterns, -1.0)
-    largest = np.argmax(on_list, axis=1)
-    n1 = on_list[np.arange(len(largest)), largest]
+    patterns = table.patterns.astype(bool)
+    largest = np.argmax(np.where(covered, info.on_list, -1.0), axis=1)
+    n1 = info.on_list[np.arange(len(largest)), largest]
     alone = (patterns.sum(axis=1) == 1)[None, :] & patterns.T[largest]   # only on the largest
-    only = (counts * alone).sum(axis=1)
-    records = counts.sum(axis=1)
-    n2, m = records - only, n1 - only
+    only = (table.counts.values * alone).sum(axis=1)
+    n2, m = info.records - only, n1 - only
     log_n = np.log((n1 + 1.0) * (n2 + 1.0) / (m + 1.0))
     variance = (n1 - m) * (n2 - m) / ((n1 + 1.0) * (n2 + 1.0) * (m + 2.0))
-    unknown = (records == 0) | (covered.sum(axis=1) < 2)
+    unknown = (info.records == 0) | (covered.sum(axis=1) < 2)
     return log_n, np.where(unknown, NO_SIZE_VARIANCE, variance)
 
 
