@@ -41,6 +41,9 @@ from .tables import CaptureTable
 
 pytensor.config.numba__fastmath = False
 
+#: NUTS target acceptance of a family that names none (``TARGET_ACCEPT`` in its module).
+TARGET_ACCEPT = 0.95
+
 _COMPILED: dict[tuple, object] = {}
 #: Compiled models kept per process (a calibration worker meets a few structures per
 #: scenario; each compiled model holds tens of MB).
@@ -142,9 +145,9 @@ def _covered(sub: CaptureTable, coverage: xr.DataArray | None) -> CaptureTable:
 def _sample(family: Family, priors, table: CaptureTable, card: RunCard, index: int,
             progress: bool, inputs: FitInputs | None = None) -> xr.DataTree:
     """Sample one model. Pooling families also get the official counts and coverage."""
-    settings = card.sampler
-    seed = stratum_seed(card.seed, index)
     module = family.module
+    settings = card.sampler | {"target_accept": target_accept(module, card.sampler)}
+    seed = stratum_seed(card.seed, index)
     extra = {"official": inputs.official, "coverage": inputs.coverage} if inputs else {}
     if inputs is not None and inputs.aggregates:
         extra["aggregates"] = inputs.aggregates
@@ -173,6 +176,12 @@ def _sample(family: Family, priors, table: CaptureTable, card: RunCard, index: i
                          chains=settings["chains"], seed=seed, progress_bar=progress,
                          target_accept=settings["target_accept"],
                          **getattr(module, "NUTPIE_OPTIONS", {}))
+
+
+def target_accept(module, settings: dict) -> float:
+    """The card's NUTS target acceptance; ``"auto"`` is the family's ``TARGET_ACCEPT``."""
+    value = settings["target_accept"]
+    return getattr(module, "TARGET_ACCEPT", TARGET_ACCEPT) if value == "auto" else value
 
 
 def _sample_jax(model: pm.Model, settings: dict, seed: int, progress: bool) -> xr.DataTree:

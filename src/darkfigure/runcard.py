@@ -19,6 +19,7 @@ interaction_scale_sd = 1.0
 draws = 1000
 tune = 1000
 chains = 4
+target_accept = "auto"        # the family's own (0.99 log-linear, 0.95 hierarchical), or 0-1
 sampler = "nutpie"            # or "pymc", or "numpyro" (JAX, for GPUs: darkfigure[jax])
 ```
 `darkfigure estimate` writes the same card from its flags, so every posterior file carries the
@@ -37,7 +38,10 @@ from pathlib import Path
 
 from .errors import InputError
 
-SAMPLER_DEFAULTS = {"draws": 1000, "tune": 1000, "chains": 4, "target_accept": 0.95,
+#: ``target_accept = "auto"`` takes the family's own value (`fit.target_accept`): sparse
+#: log-linear tables need 0.99 to sample without divergences, the large hierarchical model
+#: 0.95 to fit in time; a number in (0, 1) sets it for any family.
+SAMPLER_DEFAULTS = {"draws": 1000, "tune": 1000, "chains": 4, "target_accept": "auto",
                     "sampler": "nutpie"}
 #: NUTS implementations a card may name: nutpie (default, numba on the CPU), PyMC's own, and
 #: NumPyro (JAX; every chain in one compiled program, on a GPU where JAX sees one).
@@ -138,6 +142,11 @@ def parse_card(text: str, *, path: str | Path = "<card>", default_name: str = "f
         if not isinstance(sampler[key], int) or sampler[key] < (1 if key != "tune" else 0):
             raise InputError(f"[sampler] {key} must be a positive integer, not "
                              f"{sampler[key]!r}", path=path)
+    accept = sampler["target_accept"]
+    if accept != "auto" and (isinstance(accept, bool) or not isinstance(accept, (int, float))
+                             or not 0 < accept < 1):
+        raise InputError(f"[sampler] target_accept must be \"auto\" or a number between 0 and "
+                         f"1, not {accept!r}", path=path)
     if sampler["sampler"] not in SAMPLERS:
         raise InputError(f"[sampler] sampler must be one of {', '.join(map(repr, SAMPLERS))}, "
                          f"not {sampler['sampler']!r}", path=path)
