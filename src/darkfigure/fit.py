@@ -146,7 +146,7 @@ def _sample(family: Family, priors, table: CaptureTable, card: RunCard, index: i
             progress: bool, inputs: FitInputs | None = None) -> xr.DataTree:
     """Sample one model. Pooling families also get the official counts and coverage."""
     module = family.module
-    settings = card.sampler | {"target_accept": target_accept(module, card.sampler)}
+    settings = card.sampler | {"target_accept": target_accept(module, card.sampler, table)}
     seed = stratum_seed(card.seed, index)
     extra = {"official": inputs.official, "coverage": inputs.coverage} if inputs else {}
     if inputs is not None and inputs.aggregates:
@@ -178,10 +178,15 @@ def _sample(family: Family, priors, table: CaptureTable, card: RunCard, index: i
                          **getattr(module, "NUTPIE_OPTIONS", {}))
 
 
-def target_accept(module, settings: dict) -> float:
-    """The card's NUTS target acceptance; ``"auto"`` is the family's ``TARGET_ACCEPT``."""
+def target_accept(module, settings: dict, table: CaptureTable | None = None) -> float:
+    """The card's NUTS target acceptance. ``"auto"`` is the family's choice: its
+    ``target_accept(table)`` where it judges from the data, else its ``TARGET_ACCEPT``."""
     value = settings["target_accept"]
-    return getattr(module, "TARGET_ACCEPT", TARGET_ACCEPT) if value == "auto" else value
+    if value != "auto":
+        return value
+    if table is not None and callable(getattr(module, "target_accept", None)):
+        return module.target_accept(table)
+    return getattr(module, "TARGET_ACCEPT", TARGET_ACCEPT)
 
 
 def _sample_jax(model: pm.Model, settings: dict, seed: int, progress: bool) -> xr.DataTree:

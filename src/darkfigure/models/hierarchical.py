@@ -142,6 +142,27 @@ ASSUMPTION = ("no three-way or higher list interactions within a stratum; captur
 
 #: Extra nutpie.sample settings `darkfigure.fit` passes for this family.
 NUTPIE_OPTIONS: dict = {}
+#: Fewest degrees of freedom a pooled effect may have before sampling takes smaller steps.
+FEW_DEGREES_OF_FREEDOM = 4
+
+
+def target_accept(table: CaptureTable) -> float:
+    """NUTS target acceptance under the run card's "auto": 0.99 when some pooled effect over
+    the strata has fewer than `FEW_DEGREES_OF_FREEDOM` degrees of freedom (a column with
+    < 5 levels, or a stratum residual with < 4), else 0.95. A scale learned from so few
+    groups keeps a posterior spanning an order of magnitude or more, down towards 0, and the
+    curvature changes along it in either parameterisation; smaller steps follow it. Measured
+    on the 3 x 2 test world (4 lists; its stratum residual has 2 degrees of freedom): 21
+    divergences at 0.95 and 4 at 0.99 with 4 x 1000 draws, 3 and 0 with 4 x 500. That is
+    fewer, not none: the residual's scale runs from 0.006 to 0.42 (90%), and the divergences
+    sit at its upper end in the non-centred form the plan chooses (centred, they move to its
+    lower end: 10). The 8 x 6 worlds sample without divergences at 0.95, and at 89 x 10 x 5
+    strata the larger steps are what keeps the fit within five minutes."""
+    lay = parts.layout(table)
+    columns = [len(lay.levels[c]) - 1 for c in lay.columns if len(lay.levels[c]) > 1]
+    residual = len(table.stratum_labels) - 1 - sum(columns)
+    pooled = columns + ([residual] if residual > 0 else [])
+    return 0.99 if pooled and min(pooled) < FEW_DEGREES_OF_FREEDOM else 0.95
 
 
 @dataclass(frozen=True)
