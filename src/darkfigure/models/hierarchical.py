@@ -158,9 +158,10 @@ def target_accept(table: CaptureTable) -> float:
     sit at its upper end in the non-centred form the plan chooses (centred, they move to its
     lower end: 10). The 8 x 6 worlds sample without divergences at 0.95, and at 89 x 10 x 5
     strata the larger steps are what keeps the fit within five minutes."""
-    lay = parts.layout(table)
+    lay, n = parts.layout(table), len(table.stratum_labels)
     columns = [len(lay.levels[c]) - 1 for c in lay.columns if len(lay.levels[c]) > 1]
-    residual = len(table.stratum_labels) - 1 - sum(columns)
+    # what the additive part leaves, counted as `parts.between_variance` counts it
+    residual = n - np.linalg.matrix_rank(parts.additive_design(lay, n))
     pooled = columns + ([residual] if residual > 0 else [])
     return 0.99 if pooled and min(pooled) < FEW_DEGREES_OF_FREEDOM else 0.95
 
