@@ -99,6 +99,30 @@ def test_other_fit_settings_are_refused(study):
     assert code == 2, "mixing fit settings into a study directory must be bad input (2)"
 
 
+@pytest.mark.parametrize("model, fits", [("hierarchical", 1), ("bma", 2)])
+def test_replicate_counts_each_fits_divergences_once(monkeypatch, model, fits):
+    """Claim: a replicate's divergences are the sum over its fits, one per stratum for a
+    family fitted stratum by stratum and one for a pooling family, whose single fit serves
+    every stratum (it was counted once per stratum: 6 times on the 3 x 2 world)."""
+    import xarray as xr
+
+    from darkfigure import fit as fit_module
+
+    scenario = parse_scenario(TINY)
+
+    def fake_fit(card, inputs, progress=False):
+        n = inputs.table.observed.values[None, None, :] + np.arange(8)[None, :, None]
+        tree = xr.DataTree.from_dict({"posterior": xr.Dataset(
+            {"N": (("chain", "draw", "stratum"), np.repeat(n, 2, axis=0))})})
+        return tree, {"divergences": 3, "converged": False, "max_rhat": 1.02,
+                      "min_ess_bulk_N": 500.0, "unestimable_strata": []}
+
+    monkeypatch.setattr(fit_module, "fit", fake_fit)
+    record = cal._run_scenario(cal.Task("tiny", model, 0, {}, scenario))
+    assert len([u for u in record["units"] if u["level"] == "stratum"]) == 2
+    assert record["diagnostics"]["divergences"] == 3 * fits, record["diagnostics"]
+
+
 def test_coverage_rows_count_correctly():
     def unit(n, lo, hi):
         q = {"0.025": lo, "0.05": lo, "0.25": lo, "0.5": (lo + hi) / 2, "0.75": hi,

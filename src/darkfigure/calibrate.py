@@ -166,7 +166,7 @@ def _run_scenario(task: Task) -> dict:
     table, labels = world.table, world.table.stratum_labels
     card = _card(task, task.seed)
     official = world.official.values if world.official is not None else [None] * len(labels)
-    units, draws, diags = [], [], []
+    units, draws = [], []
     pooled = get_family(task.model).pools_strata
     if pooled:
         tree, diag = fit(card, FitInputs(table, world.official, world.coverage), progress=False)
@@ -192,7 +192,6 @@ def _run_scenario(task: Task) -> dict:
             continue
         column = n_draws[..., i] if pooled else n_draws[..., 0]
         draws.append(column)
-        diags.append(diag)
         unit |= {"fitted": True, "estimable": label not in diag["unestimable_strata"],
                  "converged": bool(diag["converged"])} | _describe(column)
         units.append(unit)
@@ -203,7 +202,8 @@ def _run_scenario(task: Task) -> dict:
                  "fitted": True, "estimable": all(u["estimable"] for u in units),
                  "converged": all(u["converged"] for u in units)}
         units.append(total | _describe(np.sum(draws, axis=0)))
-    fitted = [d for d in diags if d]
+    # one diagnostics per fit: a pooling family's single fit serves every stratum
+    fitted = [diag for _, diag, _ in parts if diag]
     return {"kind": "scenario", "n_lists": table.n_lists, "units": units,
             "diagnostics": {"converged": all(d["converged"] for d in fitted) and bool(fitted),
                             "max_rhat": max((d["max_rhat"] for d in fitted), default=None),
