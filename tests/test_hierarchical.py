@@ -256,12 +256,20 @@ def test_recovers_stratum_sizes(fitted, world):
         f"[{lo}, {hi}] for only {inside.sum()} of 6 strata"
 
 
-@pytest.mark.slow  # two degrees of freedom leave the abundance residual's scale on its prior:
-# under a half-normal, from ~0.006 to ~0.4 across the posterior, where no parameterisation
-# suits both ends (4 divergences at 4 x 1000 draws, 21 at target acceptance 0.95); under the
-# boundary-avoiding Gamma(2) this world gets (`h._residual_scale`), none.
-def test_small_world_samples_without_divergences(fitted):
-    _, diagnostics = fitted
+@pytest.mark.slow
+def test_small_world_samples_without_divergences(world, monkeypatch):
+    """Claim: 4 x 1000 draws of the 3 x 2 world (seed 7) have no divergence and R-hat <= 1.01.
+    Two degrees of freedom leave the abundance residual's scale on its prior: under a
+    half-normal it ran from ~0.006 to ~0.4, where no parameterisation suits both ends
+    (4 divergences here, 21 at target acceptance 0.95); under the boundary-avoiding Gamma(2)
+    the scales of so few groups now get (`h._pooling_scale`), none, R-hat 1.0055. (The
+    module's 4 x 500 fit is too short for a 1.01 bound: R-hat 1.009-1.014 on that scale.)"""
+    table, official, truth = world
+    monkeypatch.setitem(REGISTRY, "hierarchical", FAMILY)
+    card = RunCard(name="t", model="hierarchical", seed=7, table=Path("world.csv"),
+                   sampler={"draws": 1000, "tune": 1000, "chains": 4, "target_accept": "auto",
+                            "sampler": "nutpie"})
+    _, diagnostics = fit(card, FitInputs(table, official, truth["coverage"]), progress=False)
     assert diagnostics["divergences"] == 0, f"{diagnostics['divergences']} divergences"
     assert diagnostics["max_rhat"] <= 1.01, f"max R-hat {diagnostics['max_rhat']}"
 
@@ -278,28 +286,40 @@ def test_target_accept_is_higher_where_a_pooled_effect_has_few_degrees_of_freedo
     assert h.target_accept(one_column) == 0.95
 
 
-def test_residual_scale_prior_avoids_zero_only_where_the_residual_has_few_degrees_of_freedom(
+def test_pooling_scale_priors_avoid_zero_only_where_an_effect_has_few_degrees_of_freedom(
         world):
-    """Claim: the abundance residual's scale has a prior density vanishing at 0 (Gamma(2),
-    Chung et al. 2013) with the half-normal's prior mean where the residual has 1-3 degrees
-    of freedom (the 3 x 2 world: 2), and keeps the half-normal, whose density is largest at
-    0, where it has 4 or more (8 x 6: 35) or none (one column of 8 levels, a stratum each)."""
-    def prior_density(table):
-        model = h.build(table, h.Priors())
-        grid = np.linspace(1e-6, 6.0, 60001)
-        logp = pm.logp(model["abundance_residual_scale"], pt.as_tensor(grid)).eval()
-        return grid, np.exp(logp)
+    """Claim: a pooling scale has a prior density vanishing at 0 (Gamma(2), Chung et al.
+    2013) with the half-normal's prior mean where its effect has 1-3 degrees of freedom (the
+    3 x 2 world: abundance residual 2, regions 2, sectors 1), and keeps the half-normal,
+    whose density is largest at 0, where it has 4 or more (capture by sector there: 4 lists
+    x 1; every effect of an 8 x 6 world) or none (a residual beside one column of 8 levels,
+    one stratum each)."""
+    priors = h.Priors()
+    sds = {"abundance_residual_scale": priors.abundance_interaction_sd,
+           "abundance_region_scale": priors.abundance_scale_sd,
+           "abundance_sector_scale": priors.abundance_scale_sd,
+           "capture_sector_scale": priors.capture_scale_sd}
 
-    half_normal_mean = 0.5 * np.sqrt(2 / np.pi)  # Priors().abundance_interaction_sd = 0.5
-    few, _, _ = world
-    grid, density = prior_density(few)
-    assert density[0] < 1e-4 * density.max(), "few degrees of freedom: density at 0 not ~0"
-    mean = np.trapezoid(grid * density, grid) / np.trapezoid(density, grid)
-    assert mean == pytest.approx(half_normal_mean, rel=1e-3), f"prior mean {mean}"
-    for wide in (h.simulate(8, 6, 3, rng=np.random.default_rng(1))[0],
-                 h.simulate(8, 1, 3, rng=np.random.default_rng(1))[0]):
-        grid, density = prior_density(wide)
-        assert density.argmax() == 0, "the half-normal's density is largest at 0"
+    def prior_density(model, name):
+        grid = np.linspace(1e-6, 10 * sds[name], 100001)
+        return grid, np.exp(pm.logp(model[name], pt.as_tensor(grid)).eval())
+
+    few = h.build(world[0], priors)
+    for name in ("abundance_residual_scale", "abundance_region_scale",
+                 "abundance_sector_scale"):
+        grid, density = prior_density(few, name)
+        assert density[0] < 1e-4 * density.max(), f"{name}: density at 0 not ~0"
+        mean = np.trapezoid(grid * density, grid) / np.trapezoid(density, grid)
+        assert mean == pytest.approx(sds[name] * np.sqrt(2 / np.pi), rel=1e-3), \
+            f"{name}: prior mean {mean}, not the half-normal's"
+    assert prior_density(few, "capture_sector_scale")[1].argmax() == 0, "capture by sector"
+    wide = h.build(h.simulate(8, 6, 3, rng=np.random.default_rng(1))[0], priors)
+    one_column = h.build(h.simulate(8, 1, 3, rng=np.random.default_rng(1))[0], priors)
+    for model, names in ((wide, sds), (one_column, ["abundance_residual_scale"])):
+        for name in names:
+            if name in model.named_vars:
+                assert prior_density(model, name)[1].argmax() == 0, \
+                    f"{name}: the half-normal's density is largest at 0"
 
 
 def test_zero_official_count_gets_a_rate_but_no_multiplier(fitted, world):
@@ -471,7 +491,7 @@ def test_rate_prior_decides_what_an_aggregate_source_says_about_n(fitted, with_t
     width0 = hi0 - lo0
     assert 0.8 <= (hi1 - lo1) / width0 <= 1.2 and abs(med1 - med0) <= 0.15 * width0, \
         f"weak rate prior moved total N: [{lo0:.0f}, {hi0:.0f}] -> [{lo1:.0f}, {hi1:.0f}]"
-    # Measured 874 -> 542 (62%): the Poisson margin's variance r N exceeds the Binomial's
+    # Measured 913 -> 549 (60%): the Poisson margin's variance r N exceeds the Binomial's
     # r (1 - r) N, so at r = 0.5 a source is worth about half the records it holds.
     assert (hi2 - lo2) <= 0.75 * width0, \
         f"strong correct rate prior did not narrow total N: width {width0:.0f} -> {hi2 - lo2:.0f}"

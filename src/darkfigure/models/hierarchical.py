@@ -77,7 +77,7 @@ a group residual with a learned scale per source (``aggregate_group_rate``, dim
   pooled with the lists'. The test world (3 x 2 strata, 4 lists, a national total caught
   at rate 0.5) shows both: under the weak default the 90% interval of total N keeps its
   width within 20% and its median within 15% of that width; under a correct prior with
-  logit sd 0.02 the interval narrows from 874 to 542 people. (The Poisson margin, the
+  logit sd 0.02 the interval narrows from 913 to 549 people. (The Poisson margin, the
   rare-capture form of the Binomial thinning, overstates the count's variance by a factor
   1 / (1 - r): at r = 0.5 the source is worth half the records it holds.) A wrong
   informative prior biases N just as confidently, so the interval given must be defended
@@ -155,7 +155,7 @@ def target_accept(table: CaptureTable) -> float:
     stratum residual has 2 degrees of freedom), with the half-normal prior on the
     residual's scale that larger worlds keep: 21 divergences at 0.95 and 4 at 0.99 with
     4 x 1000 draws. The rest of the cure is that prior's boundary-avoiding form
-    (`_residual_scale`): with it, 0 divergences at 0.99. The 8 x 6 worlds sample without
+    (`_pooling_scale`): with it, 0 divergences at 0.99. The 8 x 6 worlds sample without
     divergences at 0.95, and at 89 x 10 x 5 strata the larger steps are what keeps the fit
     within five minutes."""
     lay = parts.layout(table)
@@ -177,8 +177,9 @@ class Priors:
 
     intercept_sd: float = 10.0              # abundance intercept, centred on the data's mean
     abundance_scale_sd: float = 2.0         # HalfNormal: spread of log size over regions etc.
-    abundance_interaction_sd: float = 0.5   # HalfNormal: stratum residual (region x sector);
-    #                                         Gamma(2) of equal mean where it has < 4 df
+    abundance_interaction_sd: float = 0.5   # HalfNormal: stratum residual (region x sector)
+    # (each HalfNormal(sd) scale here is Gamma(2) of equal mean where its effect has 1-3
+    # degrees of freedom: `_pooling_scale`)
     main_effect_sd: float = 5.0             # list effects, essentially free
     capture_scale_sd: float = 1.0           # HalfNormal: spread of capture log odds by column
     interaction_scale_sd: float = 1.0       # HalfNormal: pair-specific dependence (as loglinear)
@@ -375,7 +376,8 @@ def build(table: CaptureTable, priors: Priors = Priors(), *, official: xr.DataAr
                 for name, value in p.data.items()}
         capture = pm.Normal("capture_list", 0.0, priors.main_effect_sd, dims="list")
         for column, index in lay.index.items():
-            scale = pm.HalfNormal(f"capture_{column}_scale", priors.capture_scale_sd)
+            scale = _pooling_scale(f"capture_{column}_scale", priors.capture_scale_sd,
+                                   table.n_lists * (len(lay.levels[column]) - 1))
             capture = capture + _zero_sum(f"capture_{column}", scale,
                                           centred[f"capture_{column}"],
                                           ("list", column))[:, index].T
@@ -393,7 +395,8 @@ def build(table: CaptureTable, priors: Priors = Priors(), *, official: xr.DataAr
         pm.Potential("cells", loglik)
         pm.Deterministic("missing_rate", missing, dims="stratum")
         if official is not None:
-            _reporting(lay, priors, centred, data["official_count"], data["records"] + missing)
+            _reporting(lay, priors, centred, data["official_count"], data["records"] + missing,
+                       n_strata)
         if aggregates:
             _aggregates(model, aggregates, priors, _centring(priors), data["records"] + missing)
     return model
@@ -415,30 +418,36 @@ def cell_loglik(log_mu, cells: parts.Cells, partial: bool | None = None):
     return loglik, missing
 
 
-def _residual_scale(name: str, sd: float, degrees_of_freedom: int):
-    """Scale of a stratum residual: HalfNormal(sd), or, where the residual has fewer than
-    `FEW_DEGREES_OF_FREEDOM` degrees of freedom, Gamma(2, rate) with the same prior mean
-    (sd sqrt(2 / pi)).
+def _pooling_scale(name: str, sd: float, degrees_of_freedom: int):
+    """Scale of a pooled effect: HalfNormal(sd), or, where the effect has fewer than
+    `FEW_DEGREES_OF_FREEDOM` degrees of freedom (a column with < 5 levels, a stratum
+    residual with < 4), Gamma(2, rate) with the same prior mean (sd sqrt(2 / pi)).
 
     With so few groups the data leave the scale on its prior, and the half-normal's mode
-    at 0 (complete pooling) then puts posterior mass at scales down to ~0.005, where the
-    residual's funnel narrows, while strata rich in records pull it up to ~0.4, where the
-    non-centred form is the one that strains: no parameterisation suits both ends. The
-    Gamma(2) prior is the boundary-avoiding prior of Chung, Rabe-Hesketh, Dorie, Gelman &
-    Liu (2013, "A nondegenerate penalized likelihood estimator for variance parameters in
-    multilevel models", Psychometrika 78:685), proposed for exactly this case: its density
-    vanishes linearly at 0, so the posterior leaves the funnel's neck, yet it keeps the
-    data's say on scales near 0 (a linear, not an exponential, penalty). On the 3 x 2 test
-    world (2 degrees of freedom, 4 x 1000 draws at target acceptance 0.99) divergences
-    fall from 4 to 0 with seed 7; seeds 1-3 had none before either, and their largest R-hat
-    falls from 1.012 (on this scale) to 1.0057. The scale's 90% interval moves from
-    [0.006, 0.42] to [0.026, 0.44]; ESS(N) stays above 3,400. Residuals with 4
-    or more degrees of freedom (the 8 x 6 worlds, the Russia card, 89 x 10) keep the
-    half-normal: their data inform the scale.
+    at 0 (complete pooling) then puts posterior mass at scales near 0, where a centred
+    effect's funnel narrows, while groups rich in records pull it up to where the
+    non-centred form strains: no parameterisation suits both ends. The Gamma(2) prior is
+    the boundary-avoiding prior of Chung, Rabe-Hesketh, Dorie, Gelman & Liu (2013, "A
+    nondegenerate penalized likelihood estimator for variance parameters in multilevel
+    models", Psychometrika 78:685), proposed for exactly this case: its density vanishes
+    linearly at 0, so the posterior leaves the funnel's neck, yet it keeps the data's say
+    on small scales (a linear, not an exponential, penalty). Measured with target
+    acceptance 0.99 ("auto" on such tables):
+
+    - the 3 x 2 test world (4 lists; residual with 2 degrees of freedom, non-centred),
+      4 x 1000 draws: divergences 4 -> 0 with seed 7, 0 -> 0 with seeds 1-3 and their
+      largest R-hat 1.012 -> 1.0057; the residual scale's 90% interval [0.006, 0.42] ->
+      [0.026, 0.44]; ESS(N) above 3,400;
+    - the region_sector calibration scenario (3 regions, so 2 degrees of freedom in the
+      centred region effect of abundance), 2 x 500 draws: divergences sat at
+      ``abundance_region_scale`` 0.002-0.008 (its 5% quantile 0.021).
+
+    Effects with 4 or more degrees of freedom (the 8 x 6 worlds, the Russia card's 8 x 9,
+    89 x 10) keep the half-normal: their data inform the scale. So does a residual with
+    none (one stratum per level of a single column): it is the column effect over again,
+    and the half-normal lets it shrink away.
     """
     if not 0 < degrees_of_freedom < FEW_DEGREES_OF_FREEDOM:
-        # With none (one stratum per level of a single column) the residual is the column
-        # effect over again, and the half-normal lets it shrink away.
         return pm.HalfNormal(name, sd)
     return pm.Gamma(name, alpha=2.0, beta=2.0 / (sd * np.sqrt(2.0 / np.pi)))
 
@@ -461,8 +470,8 @@ def _abundance(lay, priors, centred, data, shape, missing_mask):
         "abundance_intercept_offset", 0.0, priors.intercept_sd))
     additive = additive + _column_effects("abundance", lay, priors.abundance_scale_sd,
                                           centred) + np.zeros(len(well))
-    scale = _residual_scale("abundance_residual_scale", priors.abundance_interaction_sd,
-                            residual_degrees_of_freedom(lay, len(well)))
+    scale = _pooling_scale("abundance_residual_scale", priors.abundance_interaction_sd,
+                           residual_degrees_of_freedom(lay, len(well)))
     pieces, order = [], np.concatenate([np.flatnonzero(well), np.flatnonzero(~well)])
     if well.any():
         offset = pm.Flat("log_observed_offset", shape=int(well.sum()))
@@ -552,7 +561,8 @@ def _column_effects(prefix: str, lay: parts.Layout, scale_sd: float, centred: di
     ``centred`` holds `plan`'s choice for each under the name ``{prefix}_{column}``."""
     total = 0.0
     for column, index in lay.index.items():
-        scale = pm.HalfNormal(f"{prefix}_{column}_scale", scale_sd)
+        scale = _pooling_scale(f"{prefix}_{column}_scale", scale_sd,
+                               len(lay.levels[column]) - 1)
         total = total + _zero_sum(f"{prefix}_{column}", scale, centred[f"{prefix}_{column}"],
                                   column)[index]
     return total
@@ -580,11 +590,12 @@ def _dependence(table, lay, priors, centred, full):
     return term
 
 
-def _reporting(lay, priors, centred, count, expected_n):
+def _reporting(lay, priors, centred, count, expected_n, n_strata: int):
     """official[s] ~ Poisson(r[s] E[N[s]]), logit r = intercept + column effects + residual."""
     logit = pm.Normal("reporting_intercept", -2.0, priors.reporting_intercept_sd)
     logit = logit + _column_effects("reporting", lay, priors.reporting_scale_sd, centred)
-    scale = pm.HalfNormal("reporting_residual_scale", 0.5 * priors.reporting_scale_sd)
+    scale = _pooling_scale("reporting_residual_scale", 0.5 * priors.reporting_scale_sd,
+                           residual_degrees_of_freedom(lay, n_strata))
     logit = logit + _pooled("reporting_residual", scale, centred["reporting_residual"],
                             "stratum", store=False)
     rate = pm.Deterministic("reporting_rate", pm.math.sigmoid(logit), dims="stratum")
