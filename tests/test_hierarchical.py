@@ -40,15 +40,19 @@ def world():
     return table, official, truth
 
 
+def _fit_world(world, draws: int):
+    """The 3 x 2 world fitted jointly, seed 7, 4 chains of ``draws`` + ``draws``."""
+    table, official, truth = world
+    card = RunCard(name="t", model="hierarchical", seed=7, table=Path("world.csv"),
+                   sampler={"draws": draws, "tune": draws, "chains": 4, "target_accept": "auto",
+                            "sampler": "nutpie"})
+    return fit(card, FitInputs(table, official, truth["coverage"]), progress=False)
+
+
 @pytest.fixture(scope="module")
 def fitted(world, monkeypatch_module):
-    table, official, truth = world
     monkeypatch_module.setitem(REGISTRY, "hierarchical", FAMILY)
-    card = RunCard(name="t", model="hierarchical", seed=7, table=Path("world.csv"),
-                   sampler={"draws": 500, "tune": 500, "chains": 4, "target_accept": "auto",
-                            "sampler": "nutpie"})
-    tree, diagnostics = fit(card, FitInputs(table, official, truth["coverage"]), progress=False)
-    return tree, diagnostics
+    return _fit_world(world, 500)
 
 
 @pytest.fixture(scope="module")
@@ -264,12 +268,8 @@ def test_small_world_samples_without_divergences(world, monkeypatch):
     (4 divergences here, 21 at target acceptance 0.95); under the boundary-avoiding Gamma(2)
     the scales of so few groups now get (`h._pooling_scale`), none, R-hat 1.0055. (The
     module's 4 x 500 fit is too short for a 1.01 bound: R-hat 1.009-1.014 on that scale.)"""
-    table, official, truth = world
     monkeypatch.setitem(REGISTRY, "hierarchical", FAMILY)
-    card = RunCard(name="t", model="hierarchical", seed=7, table=Path("world.csv"),
-                   sampler={"draws": 1000, "tune": 1000, "chains": 4, "target_accept": "auto",
-                            "sampler": "nutpie"})
-    _, diagnostics = fit(card, FitInputs(table, official, truth["coverage"]), progress=False)
+    _, diagnostics = _fit_world(world, 1000)
     assert diagnostics["divergences"] == 0, f"{diagnostics['divergences']} divergences"
     assert diagnostics["max_rhat"] <= 1.01, f"max R-hat {diagnostics['max_rhat']}"
 
