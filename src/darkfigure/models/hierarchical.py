@@ -439,8 +439,9 @@ def _pooling_scale(name: str, sd: float, degrees_of_freedom: int):
       largest R-hat 1.012 -> 1.0057; the residual scale's 90% interval [0.006, 0.42] ->
       [0.026, 0.44]; ESS(N) above 3,400;
     - the region_sector calibration scenario (3 regions, so 2 degrees of freedom in the
-      centred region effect of abundance), 2 x 500 draws: divergences sat at
-      ``abundance_region_scale`` 0.002-0.008 (its 5% quantile 0.021).
+      centred region effect of abundance), 12 replicates x 2 x 500 draws: 5 had
+      divergences, at ``abundance_region_scale`` 0.002-0.008 (its 5% quantile 0.021);
+      with this prior none had, and 90% coverage of stratum N stayed 0.944.
 
     Effects with 4 or more degrees of freedom (the 8 x 6 worlds, the Russia card's 8 x 9,
     89 x 10) keep the half-normal: their data inform the scale. So does a residual with
