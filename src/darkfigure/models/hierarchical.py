@@ -384,7 +384,9 @@ def build(table: CaptureTable, priors: Priors = Priors(), *, official: xr.DataAr
         shape = (capture + np.zeros((n_strata, 1))) @ (full - 0.5).T
         if table.n_lists >= 3:
             shape = shape + _dependence(table, lay, priors, centred, full)
-        log_mu = _abundance(lay, priors, centred, data, shape, p.cells.missing_mask)[:, None] \
+        residual_df = residual_degrees_of_freedom(lay, n_strata)
+        log_mu = _abundance(lay, priors, centred, data, shape, p.cells.missing_mask,
+                            residual_df)[:, None] \
             + shape
         cells = replace(p.cells, full_index=data["cell_index"], full_count=data["cell_count"],
                         log_factorial=data["cell_log_factorial"])
@@ -396,7 +398,7 @@ def build(table: CaptureTable, priors: Priors = Priors(), *, official: xr.DataAr
         pm.Deterministic("missing_rate", missing, dims="stratum")
         if official is not None:
             _reporting(lay, priors, centred, data["official_count"], data["records"] + missing,
-                       n_strata)
+                       residual_df)
         if aggregates:
             _aggregates(model, aggregates, priors, _centring(priors), data["records"] + missing)
     return model
@@ -453,7 +455,7 @@ def _pooling_scale(name: str, sd: float, degrees_of_freedom: int):
     return pm.Gamma(name, alpha=2.0, beta=2.0 / (sd * np.sqrt(2.0 / np.pi)))
 
 
-def _abundance(lay, priors, centred, data, shape, missing_mask):
+def _abundance(lay, priors, centred, data, shape, missing_mask, residual_df: int):
     """The mean log cell per stratum: intercept + column effects + a stratum residual.
 
     The residual is centred where a stratum has many records, but then sampled through the
@@ -472,7 +474,7 @@ def _abundance(lay, priors, centred, data, shape, missing_mask):
     additive = additive + _column_effects("abundance", lay, priors.abundance_scale_sd,
                                           centred) + np.zeros(len(well))
     scale = _pooling_scale("abundance_residual_scale", priors.abundance_interaction_sd,
-                           residual_degrees_of_freedom(lay, len(well)))
+                           residual_df)
     pieces, order = [], np.concatenate([np.flatnonzero(well), np.flatnonzero(~well)])
     if well.any():
         offset = pm.Flat("log_observed_offset", shape=int(well.sum()))
@@ -591,12 +593,12 @@ def _dependence(table, lay, priors, centred, full):
     return term
 
 
-def _reporting(lay, priors, centred, count, expected_n, n_strata: int):
+def _reporting(lay, priors, centred, count, expected_n, residual_df: int):
     """official[s] ~ Poisson(r[s] E[N[s]]), logit r = intercept + column effects + residual."""
     logit = pm.Normal("reporting_intercept", -2.0, priors.reporting_intercept_sd)
     logit = logit + _column_effects("reporting", lay, priors.reporting_scale_sd, centred)
     scale = _pooling_scale("reporting_residual_scale", 0.5 * priors.reporting_scale_sd,
-                           residual_degrees_of_freedom(lay, n_strata))
+                           residual_df)
     logit = logit + _pooled("reporting_residual", scale, centred["reporting_residual"],
                             "stratum", store=False)
     rate = pm.Deterministic("reporting_rate", pm.math.sigmoid(logit), dims="stratum")
