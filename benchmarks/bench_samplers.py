@@ -39,13 +39,15 @@ def jax_device() -> str | None:
     return f"{device.platform}: {getattr(device, 'device_kind', device)}"
 
 
-def one(world: tuple[int, int, int], sampler: str, args) -> dict:
+def one(world: tuple[int, int, int], sampler: str, *, chains: int = 4, draws: int = 1000,
+        tune: int = 1000, seed: int = 1) -> dict:
+    """Fit the simulated world (regions, sectors, lists) jointly under ``sampler``."""
     regions, sectors, lists = world
-    # same world as the harness's scaling run: seeded by the number of regions
+    # seeded by the number of regions, as every scaling run of the benchmarks is
     table, official, truth = simulate(regions, sectors, lists, rng=np.random.default_rng(regions))
-    settings = dict(SAMPLER_DEFAULTS) | {"sampler": sampler, "chains": args.chains,
-                                         "draws": args.draws, "tune": args.tune}
-    card = RunCard(name="bench", model="hierarchical", seed=args.seed, table=Path("bench.csv"),
+    settings = dict(SAMPLER_DEFAULTS) | {"sampler": sampler, "chains": chains, "draws": draws,
+                                         "tune": tune}
+    card = RunCard(name="bench", model="hierarchical", seed=seed, table=Path("bench.csv"),
                    sampler=settings)
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -59,14 +61,15 @@ def one(world: tuple[int, int, int], sampler: str, args) -> dict:
     stats = tree["sample_stats"] if "sample_stats" in tree.children else None
     steps = float(stats["n_steps"].mean()) if stats is not None and "n_steps" in stats else None
     return {"world": f"{regions}x{sectors}x{lists}", "strata": regions * sectors,
-            "lists": lists, "sampler": sampler, "chains": args.chains, "draws": args.draws,
-            "tune": args.tune, "seconds_including_compile": round(seconds, 1),
+            "lists": lists, "sampler": sampler, "chains": chains, "draws": draws,
+            "tune": tune, "seconds_including_compile": round(seconds, 1),
             "min_ess_bulk_N": ess, "ess_N_per_second": round(ess / seconds, 2),
             "seconds_to_ess_1000": round(seconds * 1000 / ess, 1) if ess > 0 else None,
             "max_rhat": diagnostics["max_rhat"],
             "max_rhat_variable": diagnostics["max_rhat_variable"],
             "divergences": diagnostics["divergences"],
-            "mean_leapfrog_steps_draws": round(steps, 1) if steps is not None else None, "converged": diagnostics["converged"],
+            "mean_leapfrog_steps_draws": round(steps, 1) if steps is not None else None,
+            "converged": diagnostics["converged"],
             # a check that the samplers agree with the truth, not only run fast
             "coverage_90_of_true_N": round(float(np.mean((lo <= true_n) & (true_n <= hi))), 3)}
 
@@ -86,7 +89,8 @@ def main() -> None:
               "rows": []}
     for world in worlds:
         for sampler in args.samplers.split(","):
-            row = one(world, sampler, args)
+            row = one(world, sampler, chains=args.chains, draws=args.draws, tune=args.tune,
+                      seed=args.seed)
             result["rows"].append(row)
             write_json(args.out, result)
             print(f"{row['world']:<10} {sampler:<8} {row['seconds_including_compile']:>7} s  "
