@@ -314,22 +314,24 @@ def _sort_by_count(order, n_class):
 
 
 @njit(cache=True, nogil=True)
-def run_chain(cells, freq, n_classes, alpha_shape, alpha_rate, lambda_a, lambda_b,
-              seed, tune, draws, thin):
-    """One chain: ``tune`` sweeps, then ``draws`` draws each after ``thin`` sweeps.
+def initial_state(cells, freq, n_classes, hidden_start):
+    """A chain's starting state: capture probabilities (K, C), log class weights (C,), the
+    missed people's classes (C,) and ``[alpha]``, ``[n0]`` (one-element arrays, so that
+    `advance` can carry them from one call to the next).
 
-    ``cells`` (M, K) int8 are the distinct observed patterns and ``freq`` (M,) their counts.
-    Returns per draw the number missed n0, p0, alpha and the number of occupied classes.
+    LCMCR's start (``CNPLCM_CR_Basic_Freq::Initializes``): every class captures like the
+    observed margins (kept off 0 and 1, where a log would be infinite), most weight on four
+    classes, nobody missed yet. ``hidden_start`` instead starts high in N: the first class
+    holds nine missed people per person seen and is caught at a tenth of the margins. The
+    two starts bracket the population sizes the data allow, so chains that begin on either
+    side and still disagree after burn-in reveal a mode that one start alone would hide
+    (Gelman & Rubin 1992, Statist. Sci. 7:457, on overdispersed starting points).
     """
-    np.random.seed(seed)
     n_cells, n_lists = cells.shape
     n_obs = 0
     for m in range(n_cells):
         n_obs += freq[m]
     C = n_classes
-
-    # Initial state as in LCMCR: every class captures like the observed margins (kept off 0
-    # and 1, where a log would be infinite), most weight on four classes, nobody missed yet.
     lam = np.empty((n_lists, C))
     for k in range(n_lists):
         on = 0
@@ -346,9 +348,50 @@ def run_chain(cells, freq, n_classes, alpha_shape, alpha_rate, lambda_a, lambda_
             log_pi[c] = np.log(0.9 / big) if C > big else np.log(1.0 / C)
         else:
             log_pi[c] = np.log(0.1 / (C - big))
-    alpha = 0.3 / C
-    n0 = 0
     count0 = np.zeros(C, dtype=np.int64)
+    n0 = np.zeros(1, dtype=np.int64)
+    if hidden_start and C > 1:
+        for k in range(n_lists):
+            lam[k, 0] = max(lam[k, 0] / 10.0, 1e-4)
+        log_pi[0] = np.log(0.9)
+        for c in range(1, C):
+            log_pi[c] = np.log(0.1 / (C - 1))
+        n0[0] = 9 * n_obs
+        count0[0] = n0[0]
+    alpha = np.full(1, 0.3 / C)
+    return lam, log_pi, count0, alpha, n0
+
+
+@njit(cache=True, nogil=True)
+def run_chain(cells, freq, n_classes, alpha_shape, alpha_rate, lambda_a, lambda_b,
+              seed, tune, draws, thin):
+    """One chain from LCMCR's start: ``tune`` sweeps, then ``draws`` draws each after
+    ``thin`` sweeps. Returns per draw the number missed n0, p0, alpha and the number of
+    occupied classes (see `advance`)."""
+    lam, log_pi, count0, alpha, n0 = initial_state(cells, freq, n_classes, False)
+    return advance(cells, freq, alpha_shape, alpha_rate, lambda_a, lambda_b, seed,
+                   min(_WARMUP_SWEEPS, tune), tune, draws, thin, lam, log_pi, count0, alpha, n0)
+
+
+@njit(cache=True, nogil=True)
+def advance(cells, freq, alpha_shape, alpha_rate, lambda_a, lambda_b, seed, warmup, skip,
+            draws, thin, lam, log_pi, count0, alpha_box, n0_box):
+    """Move a chain on from the state (``lam``, ``log_pi``, ``count0``, ``alpha_box``,
+    ``n0_box``; updated in place): ``skip`` sweeps, then ``draws`` draws each after ``thin``
+    sweeps. The first ``warmup`` sweeps hold alpha fixed and end with LCMCR's relabelling
+    (0 to continue a chain already warmed up).
+
+    ``cells`` (M, K) int8 are the distinct observed patterns and ``freq`` (M,) their counts.
+    Returns per draw the number missed n0, p0, alpha and the number of occupied classes.
+    """
+    np.random.seed(seed)
+    n_cells, n_lists = cells.shape
+    n_obs = 0
+    for m in range(n_cells):
+        n_obs += freq[m]
+    C = lam.shape[1]
+    alpha = alpha_box[0]
+    n0 = n0_box[0]
     n_class = np.zeros(C, dtype=np.int64)
     observed_class = np.zeros(C, dtype=np.int64)
     on_kc = np.zeros((n_lists, C), dtype=np.int64)
@@ -367,14 +410,14 @@ def run_chain(cells, freq, n_classes, alpha_shape, alpha_rate, lambda_a, lambda_
     row = np.empty(C, dtype=np.int64)
     order = np.arange(C)
     after = np.zeros(C, dtype=np.int64)
-    warm = min(_WARMUP_SWEEPS, tune)
+    warm = min(warmup, skip + draws * thin)
 
     out_n0 = np.empty(draws, dtype=np.int64)
     out_p0 = np.empty(draws)
     out_alpha = np.empty(draws)
     out_occupied = np.empty(draws, dtype=np.int64)
 
-    total_sweeps = tune + draws * thin
+    total_sweeps = skip + draws * thin
     for sweep in range(total_sweeps):
         # (1) classes of the observed, per distinct pattern, classes visited largest first.
         # Class c's weight for pattern x is pi_c prod_k (1 - lam[k, c]), its weight among the
@@ -463,7 +506,7 @@ def run_chain(cells, freq, n_classes, alpha_shape, alpha_rate, lambda_a, lambda_
             _relabel_by_weight(lam, log_pi, count0)
             _missing_weights(lam, log_pi, miss_w)
 
-        kept = sweep - tune + 1
+        kept = sweep - skip + 1
         if kept > 0 and kept % thin == 0:
             i = kept // thin - 1
             occupied = 0
@@ -474,4 +517,6 @@ def run_chain(cells, freq, n_classes, alpha_shape, alpha_rate, lambda_a, lambda_
             out_p0[i] = p0
             out_alpha[i] = alpha
             out_occupied[i] = occupied
+    alpha_box[0] = alpha
+    n0_box[0] = n0
     return out_n0, out_p0, out_alpha, out_occupied

@@ -18,8 +18,9 @@ sampler, compiled with Numba in `._lcmcr_gibbs`, plus moves that reorder the cla
 alpha with the stick-breaking weights integrated out (same posterior, far better mixing: LCMCR's
 chains keep the class order they start with). Its draws are autocorrelated and the
 posterior can be multimodal (on the Netherlands tables LCMCR lands near 48k or near
-118k-144k depending on its seed), so several chains are run from independent seeds and
-`chain_disagreement` reports when they settle in different places.
+118k-144k depending on its seed), so several chains are run from independent seeds and from
+two starting points, low and high in N; the burn-in goes on while they disagree, and
+`chain_disagreement` reports chains that still settle in different places (`sample`).
 
 Only label-invariant quantities go to the ``posterior`` group (N, the probability of being on
 no list, alpha, the number of occupied classes): per-class parameters switch labels between
@@ -29,6 +30,7 @@ and within chains, so their R-hat and ESS would be meaningless.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,7 +39,7 @@ import numpy as np
 import xarray as xr
 
 from ..tables import CaptureTable
-from ._lcmcr_gibbs import run_chain
+from ._lcmcr_gibbs import _WARMUP_SWEEPS, advance, initial_state
 
 ASSUMPTION = ("heterogeneity is captured by a finite mixture of latent classes within which "
               "lists are independent; people on no list are a mixture of the same classes")
@@ -70,6 +72,8 @@ class Priors:
       keeps the posterior small; it also makes ``tune=1000`` a burn-in of 100,000 sweeps,
       which the UK5 table needs (chains start in, and now and then return to, a mode near 12k
       where they can stay 100,000 sweeps before reaching the 21-22k that LCMCR reports).
+    - ``max_burn_in``: the most sweeps the burn-in may be extended to while chains disagree
+      (see `sample`); 20 million sweeps cost 1-3 minutes per chain on the benchmark tables.
     """
 
     truncation: int = 10
@@ -78,12 +82,16 @@ class Priors:
     lambda_a: float = 1.0
     lambda_b: float = 1.0
     thin: int = 100
+    max_burn_in: int = 20_000_000
 
     def __post_init__(self):
         if self.truncation < 1:
             raise ValueError(f"truncation is {self.truncation}; it must be at least 1 class")
         if self.thin < 1:
             raise ValueError(f"thin is {self.thin}; it must be a positive number of sweeps")
+        if self.max_burn_in < 0:
+            raise ValueError(f"max_burn_in is {self.max_burn_in}; it must be a number of "
+                             "sweeps, 0 or more")
         for name in ("alpha_shape", "alpha_rate", "lambda_a", "lambda_b"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} is {getattr(self, name)}; it must be positive")
@@ -104,33 +112,63 @@ def observed_cells(table: CaptureTable) -> tuple[np.ndarray, np.ndarray]:
 def sample(table: CaptureTable, priors: Priors = Priors(), *, draws: int = 1000,
            tune: int = 1000, chains: int = 4, seed: int = 0,
            progress: bool = False) -> xr.DataTree:
-    """Run ``chains`` Gibbs chains: ``tune * thin`` burn-in sweeps, then ``draws`` draws each
-    ``priors.thin`` sweeps apart. Counting ``tune`` in thinned draws, like ``draws``, keeps
-    the NUTS meaning (burn-in and kept part of comparable length) for one set of CLI flags.
-    Chains run in parallel threads (the kernel releases the GIL); each has its own seed from
-    ``SeedSequence(seed).spawn``, so a seed fixes every draw.
+    """Run ``chains`` Gibbs chains: a burn-in of at least ``tune * thin`` sweeps, then
+    ``draws`` draws each ``priors.thin`` sweeps apart. Counting ``tune`` in thinned draws,
+    like ``draws``, keeps the NUTS meaning (burn-in and kept part of comparable length) for
+    one set of CLI flags. Chains run in parallel threads (the kernel releases the GIL); each
+    phase of each chain has its own seed from ``SeedSequence(seed, spawn_key=(chain,
+    phase))``, so a seed fixes every draw.
+
+    Half the chains start where LCMCR does (nobody missed), half high in N (`initial_state`).
+    The burn-in goes on in rounds of ``tune * thin`` sweeps for as long as the chains
+    disagree over the last round (`chain_disagreement`), up to ``priors.max_burn_in``
+    sweeps. On the Netherlands tables LCMCR's chains sit near 48-54k for a few hundred
+    thousand (netherlands6) to several million (netherlands5) sweeps and then move to
+    ~145k, and in 20-25 million further sweeps over four chains none came back: the low
+    state is metastable, holding a small share of the posterior. A fixed burn-in of 100,000
+    sweeps (LCMCR's long runs) keeps some chains there, which is why LCMCR's seeds disagree
+    (../shared/anchors/). Every chain is discarded or kept alike whatever the round count, and
+    the rounds are reported (``burn_in_sweeps``, ``burn_in_rounds``).
 
     Returns a DataTree with ``posterior`` (N, missing_probability, alpha, n_occupied_classes;
     dims chain, draw, stratum) and ``sample_stats/diverging`` (all False: Gibbs has no
-    divergences). Chains that disagree (`chain_disagreement`) raise a
+    divergences). Chains that still disagree after the burn-in raise a
     `ChainDisagreementWarning` and the message is kept in the posterior's attributes.
-    ``progress`` is accepted for the family contract; a fit takes seconds, so nothing prints.
+    ``progress`` reports extended burn-ins on stderr.
     """
-    del progress
     cells, freq = observed_cells(table)
-    seeds = [int(s.generate_state(1, np.uint32)[0])
-             for s in np.random.SeedSequence(seed).spawn(chains)]
-
-    def one(chain_seed):
-        return run_chain(cells, freq, priors.truncation, priors.alpha_shape, priors.alpha_rate,
-                         priors.lambda_a, priors.lambda_b, chain_seed, tune * priors.thin, draws,
-                         priors.thin)
-
+    states = [initial_state(cells, freq, priors.truncation, chain % 2 == 1)
+              for chain in range(chains)]
     workers = max(1, min(chains, os.cpu_count() or 1))
-    with ThreadPoolExecutor(workers) as pool:
-        results = list(pool.map(one, seeds))
-    n0, p0, alpha, occupied = (np.stack([r[i] for r in results]) for i in range(4))
+    where = f" in stratum {table.stratum_labels[0]}" if table.strata else ""
+
+    def phase(number: int, warmup: int, n_draws: int) -> list:
+        def one(chain):
+            phase_seed = int(np.random.SeedSequence(seed, spawn_key=(chain, number))
+                             .generate_state(1, np.uint32)[0])
+            return advance(cells, freq, priors.alpha_shape, priors.alpha_rate, priors.lambda_a,
+                           priors.lambda_b, phase_seed, warmup, 0, n_draws, priors.thin,
+                           *states[chain])
+
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(one, range(chains)))
+
     n_obs = int(freq.sum())
+    rounds = 0
+    while True:
+        burn = phase(rounds, _WARMUP_SWEEPS if rounds == 0 else 0, tune)
+        rounds += 1
+        recent = np.stack([r[0] for r in burn])[:, tune // 2:] + n_obs
+        message = chain_disagreement(recent) if tune > 0 else None
+        if message is None or (rounds + 1) * tune * priors.thin > priors.max_burn_in:
+            break
+        if progress and rounds % 10 == 1:
+            medians = ", ".join(f"{m:,.0f}" for m in np.median(recent, axis=1))
+            print(f"[darkfigure] latent-class{where}: chains disagree after "
+                  f"{rounds * tune * priors.thin:,} burn-in sweeps (medians {medians}); "
+                  "burning in further", file=sys.stderr, flush=True)
+    results = phase(rounds, 0, draws)
+    n0, p0, alpha, occupied = (np.stack([r[i] for r in results]) for i in range(4))
 
     label = table.stratum_labels
     coords = {"chain": np.arange(chains), "draw": np.arange(draws), "stratum": label}
@@ -144,11 +182,11 @@ def sample(table: CaptureTable, priors: Priors = Priors(), *, draws: int = 1000,
          "n_occupied_classes": (dims, occupied[..., None].astype(np.int64))},
         coords=coords,
         attrs={"sampler": "darkfigure latent-class data-augmentation Gibbs (LCMCR)",
-               "burn_in_sweeps": str(tune * priors.thin), "thin": str(priors.thin)})
+               "burn_in_sweeps": str(rounds * tune * priors.thin),
+               "burn_in_rounds": str(rounds), "thin": str(priors.thin)})
     message = chain_disagreement(posterior["N"].values[..., 0])
     if message:
         posterior.attrs["chain_disagreement"] = message
-        where = f" in stratum {label[0]}" if table.strata else ""
         warnings.warn(f"latent-class{where}: {message}", ChainDisagreementWarning, stacklevel=2)
     stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((chains, draws), bool))},
                        coords={"chain": coords["chain"], "draw": coords["draw"]})
@@ -161,8 +199,9 @@ def chain_disagreement(N: np.ndarray, max_ratio: float = 1.5) -> str | None:
     Flags a ratio of the largest to the smallest chain median above ``max_ratio``, or two
     chains whose central 95% intervals do not overlap. A latent-class posterior can be
     multimodal: LCMCR finds N near 48k or near 118k-144k on the Netherlands tables depending
-    on its seed (Manrique-Vallier's sampler does not move between these modes in any practical
-    run), so the pooled draws would describe neither mode honestly.
+    on its seed. Its sampler does move between them, but slowly: on netherlands5 a chain
+    stays near 49k or near 145-150k for millions of sweeps and goes both ways, so chains of a
+    practical length that disagree give no honest weight to either mode.
     """
     N = np.asarray(N, dtype=float)
     if N.ndim != 2 or N.shape[0] < 2 or N.shape[1] == 0:
