@@ -73,7 +73,10 @@ class Priors:
       which the UK5 table needs (chains start in, and now and then return to, a mode near 12k
       where they can stay 100,000 sweeps before reaching the 21-22k that LCMCR reports).
     - ``max_burn_in``: the most sweeps the burn-in may be extended to while chains disagree
-      (see `sample`); 20 million sweeps cost 1-3 minutes per chain on the benchmark tables.
+      (see `sample`). 5 million (30-40 s per chain on the Netherlands tables) is eight times
+      what netherlands6 needs; netherlands5 is not settled by 20 million (its card with this
+      cap ran 4 minutes, to be flagged all the same), so more only delays the flag. Raise it
+      in the run card's priors to search longer.
     """
 
     truncation: int = 10
@@ -82,7 +85,7 @@ class Priors:
     lambda_a: float = 1.0
     lambda_b: float = 1.0
     thin: int = 100
-    max_burn_in: int = 20_000_000
+    max_burn_in: int = 5_000_000
 
     def __post_init__(self):
         if self.truncation < 1:
