@@ -18,11 +18,12 @@ LCMCR draws ``alpha ~ Gamma(a_alpha + C - 1, b_alpha - log pi_C)`` given the sti
 instead, and never reorders the classes; both leave the posterior as it is, but its chains
 keep the class order they start with and settle in different places (see the moves' comment below).
 
-Everything runs in one ``@njit`` call per chain, seeding Numba's generator inside it: Numba's
-generator state is per thread, so chains in separate threads are independent and a seed gives
-the same draws whatever else runs. ``cache=True`` keeps the compiled code across processes;
-Numba does not notice edits to callees in other files when it reuses a cache, so every
-function ``run_chain`` calls lives in this file.
+Each stretch of a chain (a burn-in round, the kept draws) runs in one ``@njit`` call,
+`advance`, which seeds Numba's generator inside it and carries the chain's state in place from
+one call to the next: Numba's generator state is per thread, so chains in separate threads are
+independent and a seed gives the same draws whatever else runs. ``cache=True`` keeps the
+compiled code across processes; Numba does not notice edits to callees in other files when it
+reuses a cache, so every function `advance` calls lives in this file.
 """
 
 from __future__ import annotations
