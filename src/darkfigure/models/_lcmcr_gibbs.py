@@ -324,9 +324,9 @@ def initial_state(cells, freq, n_classes, hidden_start):
     observed margins (kept off 0 and 1, where a log would be infinite), most weight on four
     classes, nobody missed yet. ``hidden_start`` instead starts high in N: the first class
     holds nine missed people per person seen and is caught at a tenth of the margins. The
-    two starts bracket the population sizes the data allow, so chains that begin on either
-    side and still disagree after burn-in reveal a mode that one start alone would hide
-    (Gelman & Rubin 1992, Statist. Sci. 7:457, on overdispersed starting points).
+    two starts lie far apart in N (the observed count and ten times it), so chains that
+    begin at each and still disagree after burn-in reveal a mode that one start alone would
+    hide (Gelman & Rubin 1992, Statist. Sci. 7:457, on overdispersed starting points).
     """
     n_cells, n_lists = cells.shape
     n_obs = 0
