@@ -165,8 +165,12 @@ def r_anchors() -> dict:
                 for r in csv.DictReader(handle) if r["seconds"]}
 
 
-def to_ess(row: dict, target: float = 1000.0) -> float | None:
-    """Seconds to ESS(N) = target at the warm rate, plus the compile (cache warm on disk)."""
+def to_ess(row: dict, target: float = 1000.0) -> float | str | None:
+    """Seconds to ESS(N) = target at the warm rate, plus the compile (cache warm on disk);
+    for a fit that failed its convergence checks, "flagged" and its R-hat instead: scaling
+    the ESS of chains in different modes gives a number that means nothing."""
+    if not row["converged"]:
+        return f"flagged (R-hat {row['max_rhat']})"
     if not row["min_ess_bulk_N"]:
         return None
     return round(row["compile_seconds"] + row["sampling_seconds"] * target
@@ -191,7 +195,8 @@ def markdown(results: dict) -> str:
         ours_s = to_ess(ours) if ours else None
         lcmcr = anchors.get((name, "LCMCR_K10"))
         lcmcr_s = round(lcmcr[0] * 1000 / lcmcr[1], 2) if lcmcr and lcmcr[1] else None
-        ratio = round(ours_s / lcmcr_s, 2) if ours_s and lcmcr_s else None
+        ratio = round(ours_s / lcmcr_s, 2) \
+            if isinstance(ours_s, float) and lcmcr_s else None
         log = by.get((name, "loglinear"))
         bma, dga = by.get((name, "bma")), anchors.get((name, "dga_BMA"))
         lines.append(f"| {name} | {ours_s} | {lcmcr_s} | {ratio} | "
@@ -207,7 +212,7 @@ def markdown(results: dict) -> str:
                 lines.append(f"| {r['table']} | failed: {r['error'][:80]} | | | |")
                 continue
             log = by.get((r["table"], "loglinear"))
-            ours = log["compile_seconds"] + log["sampling_seconds"] if log else None
+            ours = round(log["compile_seconds"] + log["sampling_seconds"], 2) if log else None
             lines.append(f"| {r['table']} | {r['seconds']:.1f} | {r['N_median']:,.0f} "
                          f"[{r['N_q025']:,.0f}, {r['N_q975']:,.0f}] | {ours} | "
                          f"{round(r['seconds'] / ours, 2) if ours else None} |")
