@@ -36,7 +36,7 @@ from numba import njit
 # LCMCR's initialisation (``CNPLCM_CR_Basic_Freq::Initializes``) holds alpha at 0.3/C for 500
 # warm-up sweeps so that a few classes form before alpha is learned, then relabels the classes
 # by decreasing weight (``permute_latent_classes_by_nu``); we do the same within tune.
-_WARMUP_SWEEPS = 500
+WARMUP_SWEEPS = 500
 # A numerical guard only: the Poisson mean of the missing count when p0 -> 1. No posterior
 # that the data support comes near it; it stops a runaway chain from hanging in the sampler.
 _MAX_MISSING_MEAN = 1e12
@@ -371,7 +371,7 @@ def run_chain(cells, freq, n_classes, alpha_shape, alpha_rate, lambda_a, lambda_
     occupied classes (see `advance`)."""
     lam, log_pi, count0, alpha, n0 = initial_state(cells, freq, n_classes, False)
     return advance(cells, freq, alpha_shape, alpha_rate, lambda_a, lambda_b, seed,
-                   min(_WARMUP_SWEEPS, tune), tune, draws, thin, lam, log_pi, count0, alpha, n0)
+                   min(WARMUP_SWEEPS, tune), tune, draws, thin, lam, log_pi, count0, alpha, n0)
 
 
 @njit(cache=True, nogil=True)

@@ -39,7 +39,7 @@ import numpy as np
 import xarray as xr
 
 from ..tables import CaptureTable
-from ._lcmcr_gibbs import _WARMUP_SWEEPS, advance, initial_state
+from ._lcmcr_gibbs import WARMUP_SWEEPS, advance, initial_state
 
 ASSUMPTION = ("heterogeneity is captured by a finite mixture of latent classes within which "
               "lists are independent; people on no list are a mixture of the same classes")
@@ -163,10 +163,10 @@ def sample(table: CaptureTable, priors: Priors = Priors(), *, draws: int = 1000,
     n_obs = int(freq.sum())
     rounds = 0
     while True:
-        burn = phase(rounds, _WARMUP_SWEEPS if rounds == 0 else 0, tune)
+        burn = phase(rounds, WARMUP_SWEEPS if rounds == 0 else 0, tune)
         rounds += 1
         recent = np.stack([r[0] for r in burn])[:, tune // 2:] + n_obs
-        message = chain_disagreement(recent) if tune > 0 else None
+        message = chain_disagreement(recent)  # None for an empty burn-in (tune = 0)
         if message is None or (rounds + 1) * tune * priors.thin > priors.max_burn_in:
             break
         if progress and rounds % 10 == 1:
