@@ -50,6 +50,15 @@ def imports(path: Path) -> set[Path]:
 CORE = imports(PKG / "workflow.py")
 
 
+def script_constant(path: str, name: str):
+    """A literal assigned at module level in a script (read, not imported)."""
+    for node in ast.parse(Path(path).read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name
+                                                for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise ValueError(f"{path}: no module-level {name}")
+
+
 def card(run: str) -> dict:
     text = Path(f"models/{run}.toml").read_text(encoding="utf-8")
     data = tomllib.loads(text)
@@ -98,7 +107,7 @@ RUSSIA_FIGURES = ([f"figures/russia_heatmap_{q}.pdf" for q in ("N", "ratio")]
 FIGURES = (["figures/benchmarks_N.pdf", "figures/coverage.pdf", "figures/sbc_ecdf.pdf"]
            + RUSSIA_FIGURES + [f"figures/diagnostics_{r}.pdf" for r in DIAGNOSED])
 TABLES = ["paper/generated/benchmarks.tex", "paper/generated/calibration.tex",
-          "paper/generated/numbers.tex",
+          "paper/generated/numbers.tex", "paper/generated/heldout.tex",
           "paper/generated/diagnostics.tex", "paper/generated/appendix_figures.tex"]
 
 CAL_CODE = sorted(map(str, imports(PKG / "cli_calibration.py") | imports(PKG / "sbc.py") | CORE
@@ -106,6 +115,11 @@ CAL_CODE = sorted(map(str, imports(PKG / "cli_calibration.py") | imports(PKG / "
                           for p in imports(PKG / "models" / f"{m}.py")}))
 CAL_OUTPUTS = [f"{CAL_DIR}/{f}" for f in ("calibration.csv", "calibration.tex", "sbc.csv",
                                           "sbc.tex", "coverage.pdf", "sbc_ecdf.pdf")]
+# Held-out-list validation (Binette & Steorts 2021) on the five modern-slavery tables.
+HELDOUT_TABLES = script_constant("scripts/heldout_validation.py", "TABLES")
+HELDOUT_CODE = sorted(map(str, imports(PKG / "heldout.py") | CORE
+                          | {p for m in ("loglinear", "bma", "latent_class")
+                             for p in imports(PKG / "models" / f"{m}.py")}))
 REPORT = "{DF} report {input[0]} --out reports/ > {output}"
 CALIBRATE = ("{DF} calibrate --scenarios {input[0]} {input[1]} {input[2]} --models {CAL_MODELS}"
              " --replicates {CAL_REPLICATES} --out {CAL_DIR} --quiet")
@@ -194,6 +208,19 @@ rule calibration_table:
     input: f"{CAL_DIR}/calibration.csv", "scripts/table_calibration.py"
     output: "paper/generated/calibration.tex"
     shell: "{PY} scripts/table_calibration.py {input[0]} {output}"
+
+rule heldout:
+    input: "scripts/heldout_validation.py", HELDOUT_CODE,
+           expand("data/raw/benchmarks/{t}.csv", t=HELDOUT_TABLES)
+    output: "results/heldout/heldout.csv", "results/heldout/heldout_summary.csv"
+    log: "results/heldout/heldout.log"
+    shell: "PYTHONPATH=scripts {PY} scripts/heldout_validation.py results/heldout > {log} 2>&1"
+
+rule heldout_table:
+    input: "results/heldout/heldout.csv", "results/heldout/heldout_summary.csv",
+           "scripts/table_heldout.py", "scripts/heldout_validation.py"
+    output: "paper/generated/heldout.tex"
+    shell: "PYTHONPATH=scripts {PY} scripts/table_heldout.py results/heldout {output}"
 
 rule numbers:
     input: results(RUNS), "scripts/paper_numbers.py", "data/raw/russia/published_figures.csv",

@@ -103,6 +103,39 @@ def test_table_scripts_write_tabulars_with_one_row_per_fit(posteriors, scripts, 
     assert row == ["s1 & bma & 20 & 50 & 90 & 95 & -0.01 & 270 \\\\"], row
 
 
+def test_heldout_table_names_the_two_worst_lists_and_the_rmse_they_force(scripts, tmp_path):
+    """Claim: the floor is sqrt((e1^2 + e2^2) / n) over the two lists with the largest mean
+    squared log error, per model; lists outside the published protocol (fewer than 30 seen,
+    Netherlands K) are left out; a missed interval is starred."""
+    head = ("model,table,list,truth,observed,summarised,N_median,N_lo,N_hi,"
+            "log_relative_bias,covered,converged\n")
+    rows = [("a", "uk5", "X", -1.0, False), ("a", "uk5", "Y", 0.5, True),
+            ("a", "uk5", "Z", 0.1, True), ("a", "uk5", "W", -0.2, True),
+            ("b", "uk5", "X", -0.8, False), ("b", "uk5", "Y", 0.7, True),
+            ("b", "uk5", "Z", 0.0, True), ("b", "uk5", "W", -0.1, True)]
+    text = head + "".join(f"{m},{t},{k},100,40,True,1,1,1,{e},{c},True\n"
+                          for m, t, k, e, c in rows)
+    text += "a,uk5,Q,100,10,False,1,1,1,-3.0,False,True\n"          # < 30 seen: left out
+    text += "a,netherlands5,K,100,40,True,1,1,1,-3.0,False,True\n"  # Netherlands K: left out
+    (tmp_path / "heldout.csv").write_text(text)
+    protocol = "published (>= 30 seen, without Netherlands K)"
+    (tmp_path / "heldout_summary.csv").write_text(
+        "model,protocol,n,n_excluded,mean_log_relative_bias,rmse_log_relative_bias,coverage,"
+        f"unconverged\na,{protocol},4,2,-0.15,0.57,0.75,0\nb,{protocol},4,0,-0.05,0.53,0.75,0\n"
+        f"dga (published),{protocol},,,-0.34,0.60,0.80,\n")
+    out = tmp_path / "heldout.tex"
+    scripts("table_heldout").main(tmp_path, out)
+    tex = out.read_text()
+    floor_a, floor_b = (1.0 + 0.25) ** 0.5 / 2, (0.64 + 0.49) ** 0.5 / 2
+    assert f"\\newcommand{{\\HeldoutFloorLo}}{{{min(floor_a, floor_b):.2f}}}" in tex, tex
+    assert f"\\newcommand{{\\HeldoutFloorHi}}{{{max(floor_a, floor_b):.2f}}}" in tex, tex
+    assert "\\newcommand{\\HeldoutLists}{4}" in tex
+    assert "\\texttt{uk5} X and \\texttt{uk5} Y" in tex
+    assert "uk5 & X & 100 & 40 & $-1.00$* & $-0.80$* \\\\" in tex, tex
+    assert "& Q &" not in tex and "& K &" not in tex
+    assert "\\newcommand{\\HeldoutMeetsTarget}{none of our models}" in tex  # b's coverage
+
+
 def test_numbers_are_valid_unique_latex_macros(posteriors, scripts, tmp_path, monkeypatch):
     _, paths = posteriors
     out = tmp_path / "numbers.tex"
