@@ -127,7 +127,7 @@ def test_sample_warns_when_chains_disagree_after_the_longest_burn_in(monkeypatch
         f"burn-in of {attrs['burn_in_sweeps']} sweeps; the cap is 100"
 
 
-def test_starting_states_bracket_the_population():
+def test_starting_states_lie_low_and_high_in_n():
     """LCMCR's start has nobody missed; the high start puts nine missed people per person
     seen in a first class caught at a tenth of the observed margins."""
     cells = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 1]], dtype=np.int8)
