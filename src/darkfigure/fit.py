@@ -175,7 +175,7 @@ def _sample(family: Family, priors, table: CaptureTable, card: RunCard, index: i
     return nutpie.sample(compiled, draws=settings["draws"], tune=settings["tune"],
                          chains=settings["chains"], seed=seed, progress_bar=progress,
                          target_accept=settings["target_accept"],
-                         **getattr(module, "NUTPIE_OPTIONS", {}))
+                         **nutpie_options(module, table, priors))
 
 
 def target_accept(module, settings: dict, table: CaptureTable | None = None) -> float:
@@ -187,6 +187,13 @@ def target_accept(module, settings: dict, table: CaptureTable | None = None) -> 
     if table is not None and callable(getattr(module, "target_accept", None)):
         return module.target_accept(table)
     return getattr(module, "TARGET_ACCEPT", TARGET_ACCEPT)
+
+
+def nutpie_options(module, table: CaptureTable, priors) -> dict:
+    """Extra nutpie.sample settings: the family's ``nutpie_options(table, priors)`` where it
+    judges from the data, else its ``NUTPIE_OPTIONS``."""
+    choose = getattr(module, "nutpie_options", None)
+    return choose(table, priors) if callable(choose) else getattr(module, "NUTPIE_OPTIONS", {})
 
 
 def _sample_jax(model: pm.Model, settings: dict, seed: int, progress: bool) -> xr.DataTree:

@@ -14,6 +14,7 @@ N is set by the prior on the offending terms, not by the data: darkfigure says s
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -49,18 +50,28 @@ def check_pairwise(table: CaptureTable, label: str | None = None, tol: float = 1
     """Which terms of the all-two-way log-linear model have no finite estimate, and whether
     the estimate of N (the missing cell) exists, for one stratum (default: the only one)."""
     label = label or table.stratum_labels[0]
-    counts = table.counts.sel(stratum=label).values
-    X, pairs = pairwise_design(table.n_lists, table.patterns)
-    names = ["intercept"] + list(table.lists) + \
-        [f"{table.lists[a]}:{table.lists[b]}" for a, b in pairs]
-    positive = counts > 0
-    free = [names[j] for j in range(X.shape[1])
-            if max(_extreme(X, positive, j, +1), _extreme(X, positive, j, -1)) > tol]
+    positive = table.counts.sel(stratum=label).values > 0
+    free, estimable, upward = _check(positive.tobytes(), table.patterns.tobytes(),
+                                     table.patterns.dtype.str, tuple(table.lists), tol)
+    return {"stratum": label, "terms_without_estimate": list(free),
+            "N_estimable": estimable, "N_unbounded_above": upward}
+
+
+@functools.lru_cache(maxsize=256)
+def _check(positive: bytes, patterns: bytes, dtype: str, lists: tuple,
+           tol: float) -> tuple[tuple[str, ...], bool, bool]:
+    """`check_pairwise` from which cells are positive, kept: the answer depends on nothing
+    else, and one fit asks it several times (sampling choices, diagnostics), at up to a
+    second each for 10 lists."""
+    positive = np.frombuffer(positive, bool)
+    patterns = np.frombuffer(patterns, dtype).reshape(len(positive), len(lists))
+    X, pairs = pairwise_design(len(lists), patterns)
+    names = ["intercept"] + list(lists) + [f"{lists[a]}:{lists[b]}" for a, b in pairs]
+    free = tuple(names[j] for j in range(X.shape[1])
+                 if max(_extreme(X, positive, j, +1), _extreme(X, positive, j, -1)) > tol)
     upward = _extreme(X, positive, 0, +1) > tol
     downward = _extreme(X, positive, 0, -1) > tol
-    return {"stratum": label, "terms_without_estimate": free,
-            "N_estimable": not (upward or downward),
-            "N_unbounded_above": bool(upward)}
+    return free, not (upward or downward), bool(upward)
 
 
 def message(check: dict) -> str | None:

@@ -24,14 +24,31 @@ Priors (all documented in `Priors`):
   non-existent estimates of never-overlapping pairs (Chan, Silverman & Vincent 2021, JASA
   116:1297), which would otherwise drift to minus infinity.
 
-Sampling: every two-way term non-centred, at NUTS target acceptance 0.99 (`TARGET_ACCEPT`).
-The scale is shared by all pairs, so a pair centred because its overlap is large still sits
-in the funnel of the scale whenever the other pairs pull it small. Measured on the ten
-benchmark tables and on the eleven held-out-list tables of the validation (>= 30 members
-seen, 4 x 1000 draws): "auto" centring (pairs with >= 10 records on both lists) at 0.95 left
-divergences in 9 of the 11 held-out fits (up to 70) and 2 on new_orleans8; non-centred at
-0.95 still 1-3 in six held-out fits; non-centred at 0.99 none anywhere, with R-hat <= 1.01
-everywhere and, on uk6 and uk5, fewer seconds per 1,000 effective draws than before.
+Sampling (`_centred_pairs`, `nutpie_options`, NUTS target acceptance 0.99, `TARGET_ACCEPT`):
+one parameterisation for all two-way terms of a stratum, since the scale is shared by all
+pairs and a pair centred beside non-centred ones still sits in the funnel of that scale.
+- Where the data pin the dependence (they estimate N, all but 20% of the pairs and at least
+  six of them, `_pins_dependence`), every term is centred and nutpie adapts a low-rank
+  modified mass matrix, which follows the correlations of main effects, level and pairs that
+  share a list. Pinned terms sampled non-centred lie on the ridge scale * z = constant: the
+  diagonal adaptation took 350 (uk6) to 650 (netherlands6) leapfrog steps per draw there.
+- Elsewhere every term is non-centred with the diagonal mass matrix: terms resting on the
+  prior, centred, sit in the funnel of the scale.
+Measured (4 x 1000 draws, seeds 1 and 2, compiled model reused; seconds per 1,000 effective
+draws of N, all non-centred and diagonal -> the rule): uk6 2.41 / 2.49 -> 0.20 / 0.18, uk5
+1.77 / 1.92 -> 0.14 / 0.15, netherlands6 6.6 / 5.2 -> 0.18 / 0.18, netherlands5 3.6 / 3.3 ->
+0.15 / 0.14, western_us5 0.56 / 0.61 -> 0.24 / 0.24, australia4 0.32 / 0.28 -> 0.10 / 0.09,
+R-hat <= 1.005 and no divergence in all twelve fits; new_orleans8 and new_orleans5 (18 of
+28 and 3 of 10 pairs without estimate), korea3 and artificial3 (no estimate of N) and every
+held-out-list table keep the non-centred diagonal sampling. Rejected on the way: the
+low-rank matrix with non-centred terms (N mixed faster, but interaction_scale reached R-hat
+1.02 on uk6, netherlands5 and netherlands6); centring the pairs with overlapping records
+only (414 divergences on new_orleans5, seed 2); all centred on new_orleans8 and new_orleans5
+(R-hat of the scale 1.02-1.05) and on australia4 held out on B, three pairs (2 divergences).
+Before this rule, "auto" centring of pairs with >= 10 overlapping records at 0.95 left
+divergences in 9 of the 11 held-out fits (up to 70); non-centred at 0.99 none. The
+independence model (no two-way terms, no scale) always gets the low-rank matrix: in the
+held-out validation its 24 fits all converge with it, 22 of 24 with the diagonal one.
 
 ``interactions = false`` drops the two-way terms: the independence model, the baseline of the
 held-out-list validation of Binette & Steorts (2021, arXiv 2112.01594). It assumes every pair
@@ -52,6 +69,9 @@ from ..tables import CaptureTable, all_patterns
 
 #: NUTS target acceptance when the run card says "auto" (see the module docstring).
 TARGET_ACCEPT = 0.99
+#: nutpie's low-rank modified mass-matrix adaptation, used with centred terms
+#: (`nutpie_options`; see the module docstring).
+LOW_RANK = {"adaptation": "low_rank"}
 
 ASSUMPTION = ("no three-way or higher list interactions; two-way dependence shrunk toward "
               "independence, so people on no list follow the observed log-linear structure")
@@ -64,10 +84,13 @@ class Priors:
     intercept_sd: float = 10.0
     main_effect_sd: float = 5.0
     interaction_scale_sd: float = 1.0
-    #: "noncentred" (default, see the module docstring), "centred", or "auto": centre the
-    #: two-way terms with >= centred_min_overlap records on both lists in every stratum.
-    parameterisation: str = "noncentred"
-    centred_min_overlap: int = 10
+    #: "auto" (default): every two-way term centred where the data estimate N, all but
+    #: ``centred_max_unestimated`` of the pairs and at least ``centred_min_pairs`` of them,
+    #: else every term non-centred (see the module docstring); or "centred" / "noncentred"
+    #: throughout.
+    parameterisation: str = "auto"
+    centred_max_unestimated: float = 0.2
+    centred_min_pairs: int = 6
     #: False: no two-way terms, the independence model (a baseline, see the module docstring).
     interactions: bool = True
 
@@ -134,15 +157,28 @@ def _log_mean_cell(table: CaptureTable) -> np.ndarray:
 
 
 def _centred_pairs(table: CaptureTable, priors: Priors) -> np.ndarray:
-    """Which two-way terms to sample centred: those the data inform well (many records on
-    both lists in every stratum). Weakly informed terms go non-centred, which avoids the
-    funnel; well informed ones centred, which avoids the banana between scale and z."""
-    both = table.counts.values @ pair_design(table.patterns)
-    if priors.parameterisation == "centred":
-        return np.ones(both.shape[1], bool)
-    if priors.parameterisation == "noncentred":
-        return np.zeros(both.shape[1], bool)
-    return (both >= priors.centred_min_overlap).all(axis=0)
+    """Which two-way terms to sample centred: all of them where the data pin the dependence
+    in every stratum (`_pins_dependence`), none otherwise. Pinned terms sampled non-centred
+    lie on the ridge scale * z = const, hundreds of leapfrog steps per draw; terms resting on
+    the prior sampled centred sit in the funnel of the shared scale. One choice for all pairs,
+    since a pair centred beside non-centred ones still feels the funnel of their scale."""
+    n_pairs = table.n_lists * (table.n_lists - 1) // 2
+    if priors.parameterisation == "auto":
+        return np.full(n_pairs, all(_pins_dependence(table, label, priors)
+                                    for label in table.stratum_labels))
+    return np.full(n_pairs, priors.parameterisation == "centred")
+
+
+def _pins_dependence(table: CaptureTable, label: str, priors: Priors) -> bool:
+    """Whether the data of one stratum estimate N, all but a share
+    ``centred_max_unestimated`` of the two-way terms (Chan, Silverman & Vincent 2021), and at
+    least ``centred_min_pairs`` of them: the shared scale is then estimated like a variance
+    from that many values and stays away from zero, where centred terms meet its funnel."""
+    check = sparsity.check_pairwise(table, label)
+    unestimated = sum(":" in term for term in check["terms_without_estimate"])
+    n_pairs = table.n_lists * (table.n_lists - 1) // 2
+    return (check["N_estimable"] and unestimated <= priors.centred_max_unestimated * n_pairs
+            and n_pairs - unestimated >= priors.centred_min_pairs)
 
 
 def _interactions(scale, centred: np.ndarray, n_strata: int):
@@ -179,6 +215,19 @@ def estimability(table: CaptureTable, label: str,
                     "independence model cannot estimate N")
         return None
     return sparsity.message(sparsity.check_pairwise(table, label))
+
+
+def nutpie_options(table: CaptureTable, priors: Priors = Priors()) -> dict:
+    """Extra nutpie.sample settings: the low-rank mass matrix where no two-way term is
+    non-centred (centred terms, or none: the independence model), the diagonal one otherwise.
+
+    With centred terms the posterior is near Gaussian, with correlations (main effects with
+    the level, pairs sharing a list) that a diagonal mass matrix cannot follow; beside
+    non-centred terms the low-rank adaptation left the interaction scale mixing worse than the
+    diagonal one (R-hat 1.02; see the module docstring)."""
+    if not priors.interactions or _centred_pairs(table, priors).all():
+        return LOW_RANK
+    return {}
 
 
 def structure_key(table: CaptureTable, priors: Priors) -> tuple:
