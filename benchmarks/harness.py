@@ -166,7 +166,9 @@ def r_anchors() -> dict:
 
 
 def to_ess(row: dict, target: float = 1000.0) -> float | str | None:
-    """Seconds to ESS(N) = target at the warm rate, plus the compile (cache warm on disk);
+    """Seconds to ESS(N) = target at the warm rate, plus the compile seconds of this process
+    (its first fit of the table minus its second; numba's disk cache, warm here, serves the
+    latent-class kernels, while nutpie compiles a log-linear model anew in every process);
     for a fit that failed its convergence checks, "flagged" and its R-hat instead: scaling
     the ESS of chains in different modes gives a number that means nothing."""
     if not row["converged"]:
@@ -199,9 +201,10 @@ def markdown(results: dict) -> str:
             if isinstance(ours_s, float) and lcmcr_s else None
         log = by.get((name, "loglinear"))
         bma, dga = by.get((name, "bma")), anchors.get((name, "dga_BMA"))
+        bma_s = round(bma["sampling_seconds"] + bma["compile_seconds"], 2) if bma else None
         lines.append(f"| {name} | {ours_s} | {lcmcr_s} | {ratio} | "
                      f"{to_ess(log) if log else None} | "
-                     f"{bma['sampling_seconds'] + bma['compile_seconds'] if bma else None} | "
+                     f"{bma_s} | "
                      f"{dga[0] if dga else None} |")
     if results.get("conting") and "skipped" not in results["conting"][0]:
         lines += ["", "| table | conting s (20,000 RJMCMC iterations) | conting N | "
