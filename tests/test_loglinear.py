@@ -149,3 +149,14 @@ def test_sparse_heldout_table_samples_without_divergences():
     _, diagnostics = fit(card(seed=2026, **sampler), FitInputs(table), progress=False)
     assert diagnostics["divergences"] == 0, f"{diagnostics['divergences']} divergences"
     assert diagnostics["max_rhat"] <= 1.01, f"R-hat {diagnostics['max_rhat']}"
+
+
+def test_an_unknown_parameterisation_is_refused():
+    """A misspelt parameterisation ("centered") is an input error naming the field, not a
+    silent fall-back to one of the three."""
+    from darkfigure.errors import InputError
+    from darkfigure.fit import make_priors
+    from darkfigure.models import get_family
+
+    with pytest.raises(InputError, match="parameterisation must be"):
+        make_priors(get_family("loglinear"), {"parameterisation": "centered"})

@@ -94,6 +94,11 @@ class Priors:
     #: False: no two-way terms, the independence model (a baseline, see the module docstring).
     interactions: bool = True
 
+    def __post_init__(self):
+        if self.parameterisation not in ("auto", "centred", "noncentred"):
+            raise ValueError(f"parameterisation must be 'auto', 'centred' or 'noncentred', "
+                             f"not {self.parameterisation!r}")
+
 
 def pair_labels(lists) -> list[str]:
     return [f"{a}:{b}" for a, b in itertools.combinations(lists, 2)]
