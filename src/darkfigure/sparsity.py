@@ -20,7 +20,7 @@ import itertools
 import numpy as np
 from scipy.optimize import linprog
 
-from .tables import CaptureTable
+from .tables import CaptureTable, all_patterns
 
 
 def pairwise_design(n_lists: int, patterns: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -51,21 +51,18 @@ def check_pairwise(table: CaptureTable, label: str | None = None, tol: float = 1
     the estimate of N (the missing cell) exists, for one stratum (default: the only one)."""
     label = label or table.stratum_labels[0]
     positive = table.counts.sel(stratum=label).values > 0
-    free, estimable, upward = _check(positive.tobytes(), table.patterns.tobytes(),
-                                     table.patterns.dtype.str, tuple(table.lists), tol)
+    free, estimable, upward = _check(positive.tobytes(), tuple(table.lists), tol)
     return {"stratum": label, "terms_without_estimate": list(free),
             "N_estimable": estimable, "N_unbounded_above": upward}
 
 
 @functools.lru_cache(maxsize=256)
-def _check(positive: bytes, patterns: bytes, dtype: str, lists: tuple,
-           tol: float) -> tuple[tuple[str, ...], bool, bool]:
-    """`check_pairwise` from which cells are positive, kept: the answer depends on nothing
-    else, and one fit asks it several times (sampling choices, diagnostics), at up to a
-    second each for 10 lists."""
+def _check(positive: bytes, lists: tuple, tol: float) -> tuple[tuple[str, ...], bool, bool]:
+    """`check_pairwise` from which cells are positive (a table's cells are always the
+    patterns of `all_patterns`), kept: the answer depends on nothing else, and one fit asks
+    it several times (sampling choices, diagnostics), at up to a second each for 10 lists."""
     positive = np.frombuffer(positive, bool)
-    patterns = np.frombuffer(patterns, dtype).reshape(len(positive), len(lists))
-    X, pairs = pairwise_design(len(lists), patterns)
+    X, pairs = pairwise_design(len(lists), all_patterns(len(lists)))
     names = ["intercept"] + list(lists) + [f"{lists[a]}:{lists[b]}" for a, b in pairs]
     free = tuple(names[j] for j in range(X.shape[1])
                  if max(_extreme(X, positive, j, +1), _extreme(X, positive, j, -1)) > tol)
