@@ -52,6 +52,32 @@ def test_same_seed_gives_identical_draws_and_another_seed_does_not(write_csv):
     assert not np.array_equal(first["posterior"]["N"].values, other["posterior"]["N"].values)
 
 
+def test_a_table_with_other_list_names_reuses_the_compiled_model_and_is_named_for_itself(
+        monkeypatch):
+    """Claim: a table with as many lists as one already fitted, but other names and counts,
+    reuses its compiled model (held-out lists and `compare`'s variants meet this), gets
+    exactly the draws a fresh compile gives, and its draws carry its own list names."""
+    import darkfigure.fit as fit_module
+
+    rng = np.random.default_rng(5)
+    first, _ = loglinear.simulate(4, np.log(600), [-1.0, -0.8, -1.2, -0.6], rng=rng)
+    second, _ = loglinear.simulate(4, np.log(900), [-0.7, -1.1, -0.9, -1.3], rng=rng)
+    second = CaptureTable.from_array(second.counts.values[0], ["court", "ngo", "police",
+                                                               "shelter"])
+    monkeypatch.setattr(fit_module, "_COMPILED", {})
+    fit(card(seed=2), FitInputs(first), progress=False)
+    reused, _ = fit(card(seed=2), FitInputs(second), progress=False)
+    assert len(fit_module._COMPILED) == 1, "the second table compiled a model of its own"
+    monkeypatch.setattr(fit_module, "_COMPILED", {})
+    fresh, _ = fit(card(seed=2), FitInputs(second), progress=False)
+    np.testing.assert_array_equal(reused["posterior"]["N"].values,
+                                  fresh["posterior"]["N"].values)
+    for tree in (reused, fresh):
+        assert list(tree["posterior"]["main_effect"]["list"].values) == list(second.lists)
+        assert list(tree["posterior"]["interaction"]["pair"].values) == \
+            loglinear.pair_labels(second.lists)
+
+
 def _interval(seed: int, n_lists: int = 4) -> tuple[int, float, float]:
     rng = np.random.default_rng(seed)
     main = rng.uniform(-1.5, -0.5, n_lists)

@@ -165,17 +165,29 @@ def _sample(family: Family, priors, table: CaptureTable, card: RunCard, index: i
     if extra.get("aggregates") or not hasattr(module, "structure_key"):
         compiled = nutpie.compile_pymc_model(module.build(table, priors, **extra))
     else:  # same lists, strata and structure: reuse the compiled model, swap the pm.Data
-        key = (family.name, table.lists, priors, table.counts.sizes["stratum"],
+        # A family whose graph names its lists only in coordinates (``labels``) shares one
+        # compiled model among tables with as many lists; its draws are relabelled below.
+        lists = table.n_lists if hasattr(module, "labels") else table.lists
+        key = (family.name, lists, priors, table.counts.sizes["stratum"],
                module.structure_key(table, priors, **extra))
         if key not in _COMPILED:
             while len(_COMPILED) >= COMPILED_KEEP:  # oldest first: bound the memory held
                 del _COMPILED[next(iter(_COMPILED))]
             _COMPILED[key] = nutpie.compile_pymc_model(module.build(table, priors, **extra))
         compiled = _COMPILED[key].with_data(**module.data_for(table, priors, **extra))
-    return nutpie.sample(compiled, draws=settings["draws"], tune=settings["tune"],
+    tree = nutpie.sample(compiled, draws=settings["draws"], tune=settings["tune"],
                          chains=settings["chains"], seed=seed, progress_bar=progress,
                          target_accept=settings["target_accept"],
                          **nutpie_options(module, table, priors))
+    return _relabelled(tree, module.labels(table)) if hasattr(module, "labels") else tree
+
+
+def _relabelled(tree: xr.DataTree, labels: dict[str, list[str]]) -> xr.DataTree:
+    """Every group's list dims named for this table (a shared compiled model carries the
+    names of the table it was compiled for)."""
+    return tree.map_over_datasets(
+        lambda ds: ds.assign_coords({dim: values for dim, values in labels.items()
+                                     if dim in ds.dims}))
 
 
 def target_accept(module, settings: dict, table: CaptureTable | None = None) -> float:

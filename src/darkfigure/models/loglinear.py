@@ -122,8 +122,7 @@ def build(table: CaptureTable, priors: Priors = Priors()) -> pm.Model:
     patterns = table.patterns.astype(float)
     coded, pair_codes = patterns - 0.5, coded_pairs(table.patterns)
     centred = _centred_pairs(table, priors)
-    coords = {"stratum": table.stratum_labels, "list": list(table.lists),
-              "pair": pair_labels(table.lists), "pattern": list(table.counts["pattern"].values)}
+    coords = {"stratum": table.stratum_labels} | labels(table)
     with pm.Model(coords=coords) as model:
         count = pm.Data("count", table.counts.values, dims=("stratum", "pattern"))
         centre = pm.Data("log_mean_cell", _log_mean_cell(table), dims="stratum")
@@ -200,6 +199,15 @@ def _interactions(scale, centred: np.ndarray, n_strata: int):
     joined = pt.concatenate(parts, axis=1)
     order = np.argsort(np.concatenate([np.flatnonzero(centred), np.flatnonzero(~centred)]))
     return pm.Deterministic("interaction", joined[:, order], dims=("stratum", "pair"))
+
+
+def labels(table: CaptureTable) -> dict[str, list[str]]:
+    """The coordinates of `build`'s list dims: the only thing in the model that names the
+    lists. Nothing else depends on the names, so `darkfigure.fit` reuses one compiled model
+    for every table with as many lists and the same structure (a held-out list, a dropped or
+    merged one in `compare`, another benchmark table) and relabels its draws with these."""
+    return {"list": list(table.lists), "pair": pair_labels(table.lists),
+            "pattern": list(table.counts["pattern"].values)}
 
 
 def data_for(table: CaptureTable, priors: Priors | None = None) -> dict[str, np.ndarray]:
