@@ -126,8 +126,8 @@ def test_pymc_sampler_is_the_fallback_and_agrees_with_nutpie(write_csv, monkeypa
 def test_strata_with_different_parameterisations_combine():
     """With ``parameterisation = "auto"`` (the default) a stratum whose data estimate all six
     two-way terms samples them centred with the low-rank mass matrix, a stratum where lists A
-    and B never overlap (A:B has no estimate) non-centred with the diagonal one; the
-    per-stratum posteriors must still combine into one file with N for both."""
+    and B never overlap (A:B has no estimate) non-centred with the diagonal one of the draws'
+    variances; the per-stratum posteriors must still combine into one file with N for both."""
     rng = np.random.default_rng(0)
     lists = ["A", "B", "C", "D"]
     counts = np.stack([rng.poisson(40, 15), rng.poisson(20, 15) + 1])
@@ -138,7 +138,8 @@ def test_strata_with_different_parameterisations_combine():
     strata = [table.stratum(s) for s in table.stratum_labels]
     assert [bool(loglinear._centred_pairs(s, auto).all()) for s in strata] == [True, False]
     assert not loglinear._centred_pairs(strata[1], auto).any(), "one choice for every pair"
-    assert [loglinear.nutpie_options(s, auto) for s in strata] == [loglinear.LOW_RANK, {}]
+    assert [loglinear.nutpie_options(s, auto) for s in strata] == [loglinear.LOW_RANK,
+                                                                   loglinear.DRAW_DIAG]
     tree, _ = fit(card(draws=100, tune=100), FitInputs(table), progress=False)
     assert tree["posterior"]["N"].sizes["stratum"] == 2
     assert "interaction" in tree["posterior"], "named-dim terms are kept"
