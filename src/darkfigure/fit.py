@@ -2,7 +2,9 @@
 
 NUTS families are sampled with nutpie by default (Rust NUTS, ~30x PyMC's own sampler here);
 ``sampler = "pymc"`` falls back to `pm.sample`. One compiled model serves every stratum with
-the same lists (only `pm.Data` changes), so per-stratum fits compile once; a pooling family's
+the same lists (only `pm.Data` changes), so per-stratum fits compile once; a family whose
+graph names its lists only in coordinates (``labels``) shares it among tables with as many
+lists (held-out lists, `compare`'s variants), its draws relabelled; a pooling family's
 joint model is reused the same way for every table of equal structure (``structure_key``:
 repeated fits, calibration replicates). Families with their own samplers (exact or Gibbs)
 provide ``sample``. Non-pooling families fit each stratum on its own; lists that did not
@@ -162,13 +164,13 @@ def _sample(family: Family, priors, table: CaptureTable, card: RunCard, index: i
                          tune=settings["tune"], chains=settings["chains"], random_seed=seed,
                          target_accept=settings["target_accept"], progressbar=progress,
                          nuts_sampler="pymc")
+    labels = getattr(module, "labels", None)
     if extra.get("aggregates") or not hasattr(module, "structure_key"):
         compiled = nutpie.compile_pymc_model(module.build(table, priors, **extra))
-    else:  # same lists, strata and structure: reuse the compiled model, swap the pm.Data
-        # A family whose graph names its lists only in coordinates (``labels``) shares one
-        # compiled model among tables with as many lists; its draws are relabelled below.
-        lists = table.n_lists if hasattr(module, "labels") else table.lists
-        key = (family.name, lists, priors, table.counts.sizes["stratum"],
+    else:  # same lists (or as many, given labels), strata and structure: reuse the compiled
+        # model, swap the pm.Data
+        key = (family.name, table.n_lists if labels else table.lists, priors,
+               table.counts.sizes["stratum"],
                module.structure_key(table, priors, **extra))
         if key not in _COMPILED:
             while len(_COMPILED) >= COMPILED_KEEP:  # oldest first: bound the memory held
@@ -179,7 +181,7 @@ def _sample(family: Family, priors, table: CaptureTable, card: RunCard, index: i
                          chains=settings["chains"], seed=seed, progress_bar=progress,
                          target_accept=settings["target_accept"],
                          **nutpie_options(module, table, priors))
-    return _relabelled(tree, module.labels(table)) if hasattr(module, "labels") else tree
+    return _relabelled(tree, labels(table)) if labels else tree
 
 
 def _relabelled(tree: xr.DataTree, labels: dict[str, list[str]]) -> xr.DataTree:

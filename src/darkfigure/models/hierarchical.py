@@ -144,14 +144,14 @@ from ..errors import InputError
 from ..tables import CaptureTable
 from . import hierarchical_parts as parts
 from .hierarchical_parts import aggregate, simulate  # noqa: F401  (the family's public API)
-from .loglinear import coded_pairs, pair_labels
+from .loglinear import DRAW_DIAG, coded_pairs, pair_labels
 
 ASSUMPTION = ("no three-way or higher list interactions within a stratum; capture, dependence "
               "and a Rasch-type heterogeneity term additive over region and sector, partially "
               "pooled across strata")
 
 #: Extra nutpie.sample settings `darkfigure.fit` passes for this family.
-NUTPIE_OPTIONS: dict = {"adaptation": "draw_diag"}
+NUTPIE_OPTIONS: dict = DRAW_DIAG
 #: Fewest degrees of freedom a pooled effect may have before sampling takes smaller steps.
 FEW_DEGREES_OF_FREEDOM = 4
 
