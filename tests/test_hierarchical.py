@@ -7,6 +7,7 @@ One joint fit of a 3 x 2 world (compiled once, ~1 minute) serves the sampling te
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from darkfigure.fit import FitInputs, fit
 from darkfigure.models import REGISTRY, Family
 from darkfigure.models import hierarchical as h
 from darkfigure.models import hierarchical_parts as parts
+from darkfigure.models import hierarchical_rates as rates
 from darkfigure.runcard import RunCard, parse_card
 from darkfigure.stratadata import read_aggregate
 from darkfigure.tables import CaptureTable
@@ -72,8 +74,8 @@ def test_reused_compiled_model_samples_as_a_fresh_compile(world, fitted, monkeyp
     args = dict(official=official, coverage=truth["coverage"])
     assert h.structure_key(other, h.Priors(), **args) == \
         h.structure_key(table, h.Priors(), **args), "the perturbed table changed structure"
-    assert h.data_for(other, h.Priors(), **args)["cell_count"].sum() > \
-        h.data_for(table, h.Priors(), **args)["cell_count"].sum(), "the counts did not change"
+    assert h.data_for(other, h.Priors(), **args)["cell_total"].sum() > \
+        h.data_for(table, h.Priors(), **args)["cell_total"].sum(), "the counts did not change"
     card = RunCard(name="t", model="hierarchical", seed=3, table=Path("world.csv"),
                    sampler={"draws": 100, "tune": 100, "chains": 2, "target_accept": 0.95,
                             "sampler": "nutpie"})
@@ -224,23 +226,43 @@ def test_reporting_columns_not_centred_where_three_lists_leave_n_uncertain():
     assert h.plan(table, h.Priors(), official=official).centred["reporting_region"]
 
 
+def _terms(n_strata, n_lists, index, rng):
+    """Numeric `hierarchical_rates.Terms` over one stratum column, and the same terms as a
+    dense numpy (stratum, full pattern) array of log mu - level, written from the model's
+    formula (not from the module's code)."""
+    pairs = len(list(itertools.combinations(range(n_lists), 2)))
+    n_levels = index.max() + 1
+    b0, bc = rng.normal(-1, 0.5, n_lists), rng.normal(0, 0.4, (n_lists, n_levels))
+    h0, hc, g = rng.normal(0.2, 0.1), rng.normal(0, 0.2, n_levels), rng.normal(0, 0.5, pairs)
+    terms = rates.Terms(n_strata, n_lists, pt.as_tensor(b0), ((pt.as_tensor(bc),
+                        pt.as_tensor(hc), index),), pt.as_tensor(h0), pt.as_tensor(g))
+    x = parts.full_patterns(n_lists) - 0.5
+    p = np.stack([x[:, i] * x[:, j] for i, j in
+                  itertools.combinations(range(n_lists), 2)], axis=1)
+    return terms, (b0 + bc[:, index].T) @ x.T + (h0 + hc[index])[:, None] * p.sum(axis=1) + p @ g
+
+
 def test_uncovered_list_aggregates_cells_over_its_indicator():
     table, coverage = _tiny()
     cells = parts.cells(table, parts.coverage_mask(table, coverage))
-    # Stratum y: observable cells are 010, 100, 110 (on A/B); each sums C = 0 and C = 1.
-    rows = sorted(tuple(sorted(r[w > 0] - 8)) for r, w in
-                  zip(cells.part_index, cells.part_weight))
+    assert list(cells.partial) == [1], "only stratum y lacks a list"
+    # Stratum y (partial row 0): observable cells 010, 100, 110 on A/B; each sums C = 0, 1.
+    rows = sorted(tuple(sorted(r[w > 0])) for r, w in zip(cells.part_index, cells.part_weight))
     assert rows == [(2, 3), (4, 5), (6, 7)], f"aggregation classes {rows}, expected " \
         "full patterns {010,011}, {100,101}, {110,111}"
-    assert list(cells.missing_mask[1]) == [1, 1, 0, 0, 0, 0, 0, 0], \
+    assert list(cells.missing_mask[0]) == [1, 1, 0, 0, 0, 0, 0, 0], \
         "stratum y's missing cell must be 000 and 001 (nobody on a list that operated)"
-    assert list(cells.missing_mask[0]) == [1, 0, 0, 0, 0, 0, 0, 0], "stratum x: only 000"
-    assert len(cells.full_index) == 7, "stratum x keeps all 7 non-empty cells as they are"
+    assert cells.total.tolist() == [30, 0], "stratum x enters by its statistics, y by cells"
+    assert cells.margin[0].tolist() == [(18 - 12) / 2, (14 - 16) / 2, (10 - 20) / 2], \
+        "margin = sum y (x - 1/2): half of (on the list - not on it)"
 
     rng = np.random.default_rng(3)
-    log_mu = rng.normal(1.0, 0.8, (2, 8))
-    loglik, missing = (t.eval() for t in h.cell_loglik(pt.as_tensor(log_mu), cells))
-    mu = np.exp(log_mu)
+    terms, dense = _terms(2, 3, np.array([0, 1]), rng)
+    level = rng.normal(2.0, 0.5, 2)
+    rate = rates.rates(terms, cells, rates.Patterns.of(3))
+    loglik = rates.loglik(pt.as_tensor(level), terms, cells, rate).eval()
+    missing = (pt.exp(level) * rate.missing).eval()
+    mu = np.exp(level[:, None] + dense)
     expected = poisson.logpmf(table.counts.values[0], mu[0, 1:]).sum()
     collapsed = mu[1, 0::2] + mu[1, 1::2]          # sum over C for patterns AB = 00..11
     expected += poisson.logpmf([7, 8, 4], collapsed[1:]).sum()
@@ -248,6 +270,32 @@ def test_uncovered_list_aggregates_cells_over_its_indicator():
         "collapsed table: uncovered cells not marginalised"
     assert np.allclose(missing, [mu[0, 0], mu[1, 0] + mu[1, 1]]), \
         f"missing rates {missing}: stratum y must count people only C could have caught"
+
+
+@pytest.mark.parametrize("columns", [1, 2, 3])
+@pytest.mark.parametrize("deviation", [False, True])
+def test_factorised_normaliser_is_the_sum_over_every_pattern(columns, deviation):
+    """log Z[s] = log sum_q exp(log mu[s, q] - level[s]) over all 2^K patterns, computed by
+    the column factorisation (or densely with per-stratum deviations), equals the plain sum,
+    with one, two and three stratum columns (5 lists, 12 strata, random terms, seed 11)."""
+    rng = np.random.default_rng(11)
+    n_lists, levels = 5, [(12,), (4, 3), (2, 3, 2)][columns - 1]
+    index = np.stack(np.unravel_index(np.arange(12), levels), axis=1)
+    x = parts.full_patterns(n_lists) - 0.5
+    p = np.stack([x[:, i] * x[:, j] for i, j in itertools.combinations(range(n_lists), 2)], 1)
+    b0, g, h0 = rng.normal(-1, .5, n_lists), rng.normal(0, .5, p.shape[1]), 0.3
+    b = [rng.normal(0, 0.4, (n_lists, n)) for n in levels]
+    h = [rng.normal(0, 0.2, n) for n in levels]
+    d = rng.normal(0, 0.3, (12, p.shape[1])) if deviation else None
+    terms = rates.Terms(12, n_lists, pt.as_tensor(b0), tuple(
+        (pt.as_tensor(b[c]), pt.as_tensor(h[c]), index[:, c]) for c in range(columns)),
+        pt.as_tensor(h0), pt.as_tensor(g), None if d is None else pt.as_tensor(d))
+    capture = b0 + sum(b[c][:, index[:, c]].T for c in range(columns))
+    het = h0 + sum(h[c][index[:, c]] for c in range(columns))
+    dense = capture @ x.T + het[:, None] * p.sum(axis=1) + p @ g + (0 if d is None else d @ p.T)
+    got = rates.log_normaliser(terms, rates.Patterns.of(n_lists)).eval()
+    assert np.allclose(got, np.log(np.exp(dense).sum(axis=1)), rtol=1e-12), \
+        f"factorised log Z {got[:3]} != dense {np.log(np.exp(dense).sum(axis=1))[:3]}"
 
 
 def test_recovers_stratum_sizes(fitted, world):

@@ -40,14 +40,18 @@ With fewer than 3 lists the two-way terms are dropped (independence; nothing ide
 stratum's observable cells are its patterns on the covered lists, each with the rate summed
 over the uncovered lists' indicators, and its missing cell sums every full pattern with no
 covered list, so N still counts everyone. This is exact marginalisation of the complete
-table (the model is the same; only what was observed differs). It is computed efficiently:
-`hierarchical_parts.cells` precomputes, per non-empty cell, the flat indices of the full
-patterns it sums (one index in fully covered strata), and per stratum a 0/1 mask of its
-missing cell, so no per-stratum aggregation matrix is ever multiplied.
+table (the model is the same; only what was observed differs). `hierarchical_parts.cells`
+precomputes, per non-empty cell of such a stratum, the flat indices of the full patterns it
+sums, and per such stratum a 0/1 mask of its missing cell, so no per-stratum aggregation
+matrix is ever multiplied.
 
-**Cost.** The log-likelihood is sum(y log lambda) over the *non-empty* cells only (a gather),
-minus the total observable rate per stratum, which is the stratum's total rate minus its
-missing cell: one dense (stratum, 2^K) exp and row sum, 28k numbers for 890 strata x 5 lists.
+**Cost** (`hierarchical_rates`). Fully covered strata enter the likelihood through sufficient
+statistics (records, sum y x per list, sum y x_a x_b per pair), not cell by cell, and the
+total rate of every stratum, a sum over all 2^K patterns, factorises over the stratum columns:
+its exponentials are computed per region and per sector, and the sum is one matrix product.
+One log density and gradient at 89 x 10 strata (numba, one core): 5 lists 0.59 -> 0.18 ms,
+10 lists 25.3 -> 2.6 ms (3.7 ms with a list missing in 10% of the regions, whose strata keep
+dense rows), against the dense (stratum, 2^K) form this replaced.
 
 **Official counts** (``official``): official[s] ~ Poisson(r[s] (observed[s] + missing_rate[s])),
 the Binomial(N, r) thinning with N's missing part marginalised, logit r[s] = intercept +
@@ -143,8 +147,9 @@ import xarray as xr
 from ..errors import InputError
 from ..tables import CaptureTable
 from . import hierarchical_parts as parts
+from . import hierarchical_rates as rates
 from .hierarchical_parts import aggregate, simulate  # noqa: F401  (the family's public API)
-from .loglinear import DRAW_DIAG, coded_pairs, pair_labels
+from .loglinear import DRAW_DIAG, pair_labels
 
 ASSUMPTION = ("no three-way or higher list interactions within a stratum; capture, dependence "
               "and a Rasch-type heterogeneity term additive over region and sector, partially "
@@ -254,11 +259,14 @@ class Plan:
     @property
     def data(self) -> dict:
         well = self.centred["abundance_stratum"]
-        values = {"cell_index": self.cells.full_index, "cell_count": self.cells.full_count,
+        n_lists = self.covered.shape[1]
+        values = {"cell_total": self.cells.total, "cell_margin": self.cells.margin,
                   "cell_log_factorial": np.float64(self.cells.log_factorial),
                   "records": self.info.records,
                   "mean_log_cell": np.float64(np.log(max(self.info.records.mean(), 1.0)
-                                                     / self.cells.missing_mask.shape[1]))}
+                                                     / 2**n_lists))}
+        if n_lists >= 3:
+            values["cell_pairs"] = self.cells.pairs
         if len(self.cells.part_count):
             values |= {"partial_index": self.cells.part_index,
                        "partial_weight": self.cells.part_weight,
@@ -270,8 +278,9 @@ class Plan:
         return values
 
 
-#: `Plan.data` entries with one value per stratum (named dim); the rest are ragged.
-STRATUM_DATA = {"official_count": "stratum", "records": "stratum"}
+#: `Plan.data` entries over named dims (per stratum); the rest are ragged.
+STRATUM_DATA = {"official_count": "stratum", "records": "stratum", "cell_total": "stratum",
+                "cell_margin": ("stratum", "list"), "cell_pairs": ("stratum", "pair")}
 
 
 def plan(table: CaptureTable, priors: Priors = Priors(), *,
@@ -377,7 +386,6 @@ def build(table: CaptureTable, priors: Priors = Priors(), *, official: xr.DataAr
     """One joint model over every stratum of ``table`` (see the module docstring)."""
     p = plan(table, priors, official=official, coverage=coverage)
     lay, centred = p.lay, p.centred
-    full = parts.full_patterns(table.n_lists)
     coords = {"stratum": table.stratum_labels, "list": list(table.lists),
               "pair": pair_labels(table.lists)} | {c: lay.levels[c] for c in lay.columns}
     n_strata = len(table.stratum_labels)
@@ -385,25 +393,28 @@ def build(table: CaptureTable, priors: Priors = Priors(), *, official: xr.DataAr
         data = {name: pm.Data(name, value, dims=STRATUM_DATA.get(name))
                 for name, value in p.data.items()}
         capture = pm.Normal("capture_list", 0.0, priors.main_effect_sd, dims="list")
+        captures = []
         for column, index in lay.index.items():
             scale = _pooling_scale(f"capture_{column}_scale", priors.capture_scale_sd,
                                    table.n_lists * (len(lay.levels[column]) - 1))
-            capture = capture + _zero_sum(f"capture_{column}", scale,
-                                          centred[f"capture_{column}"],
-                                          ("list", column))[:, index].T
-        shape = (capture + np.zeros((n_strata, 1))) @ (full - 0.5).T
+            captures.append(_zero_sum(f"capture_{column}", scale, centred[f"capture_{column}"],
+                                      ("list", column)))
+        terms = rates.Terms(n_strata, table.n_lists, capture,
+                            tuple((b, None, i) for b, i in zip(captures, lay.index.values())))
         if table.n_lists >= 3:
-            shape = shape + _dependence(table, lay, priors, centred, full)
-        residual_df = residual_degrees_of_freedom(lay, n_strata)
-        log_mu = _abundance(lay, priors, centred, data, shape, p.cells.missing_mask,
-                            residual_df)[:, None] \
-            + shape
-        cells = replace(p.cells, full_index=data["cell_index"], full_count=data["cell_count"],
+            terms = _dependence(terms, table, lay, priors, centred)
+        cells = replace(p.cells, total=data["cell_total"], margin=data["cell_margin"],
                         log_factorial=data["cell_log_factorial"])
+        if table.n_lists >= 3:
+            cells = replace(cells, pairs=data["cell_pairs"])
         if "partial_count" in data:
             cells = replace(cells, part_index=data["partial_index"],
                             part_weight=data["partial_weight"], part_count=data["partial_count"])
-        loglik, missing = cell_loglik(log_mu, cells, partial="partial_count" in data)
+        rate = rates.rates(terms, cells, rates.Patterns.of(table.n_lists))
+        residual_df = residual_degrees_of_freedom(lay, n_strata)
+        level = _abundance(lay, priors, centred, data, rate.observable, residual_df)
+        loglik = rates.loglik(level, terms, cells, rate, partial="partial_count" in data)
+        missing = pt.exp(level) * rate.missing
         pm.Potential("cells", loglik)
         pm.Deterministic("missing_rate", missing, dims="stratum")
         if official is not None:
@@ -412,22 +423,6 @@ def build(table: CaptureTable, priors: Priors = Priors(), *, official: xr.DataAr
         if aggregates:
             _aggregates(model, aggregates, priors, _centring(priors), data["records"] + missing)
     return model
-
-
-def cell_loglik(log_mu, cells: parts.Cells, partial: bool | None = None):
-    """Poisson log-likelihood of the observable cells and the missing cell's rate per stratum,
-    from the (stratum, full pattern) log rates: sum(y log lambda) over the non-empty cells
-    (gathered; summed over the uncovered lists where a list did not operate) minus the total
-    observable rate, which is the total rate less the missing cell. ``cells`` may hold
-    `pm.Data` tensors; ``partial`` then says whether it has partially covered cells."""
-    mu = pt.exp(log_mu)
-    missing = (mu * cells.missing_mask).sum(axis=1)
-    loglik = (cells.full_count * log_mu.flatten()[cells.full_index]).sum() \
-        - (mu.sum(axis=1) - missing).sum() - cells.log_factorial
-    if len(cells.part_count) if partial is None else partial:
-        lam = (mu.flatten()[cells.part_index] * cells.part_weight).sum(axis=1)
-        loglik = loglik + (cells.part_count * pt.log(lam)).sum()
-    return loglik, missing
 
 
 def _pooling_scale(name: str, sd: float, degrees_of_freedom: int):
@@ -465,7 +460,7 @@ def _pooling_scale(name: str, sd: float, degrees_of_freedom: int):
     return pm.Gamma(name, alpha=2.0, beta=2.0 / (sd * np.sqrt(2.0 / np.pi)))
 
 
-def _abundance(lay, priors, centred, data, shape, missing_mask, residual_df: int):
+def _abundance(lay, priors, centred, data, observable, residual_df: int):
     """The mean log cell per stratum: intercept + column effects + a stratum residual.
 
     The residual is centred where a stratum has many records, but then sampled through the
@@ -488,8 +483,7 @@ def _abundance(lay, priors, centred, data, shape, missing_mask, residual_df: int
     pieces, order = [], np.concatenate([np.flatnonzero(well), np.flatnonzero(~well)])
     if well.any():
         offset = pm.Flat("log_observed_offset", shape=int(well.sum()))
-        observable = pt.exp(shape[well]) * (1.0 - missing_mask[well])
-        level = data["log_records_centred"] + offset - pt.log(observable.sum(axis=1))
+        level = data["log_records_centred"] + offset - pt.log(observable[well])
         pm.Potential("abundance_residual_prior",
                      pm.logp(pm.Normal.dist(0.0, scale), level - additive[well]).sum())
         pieces.append(level)
@@ -569,38 +563,44 @@ def _zero_sum(name: str, scale, centred: bool, dims):
     return pm.Deterministic(name, z * scale, dims=dims)
 
 
-def _column_effects(prefix: str, lay: parts.Layout, scale_sd: float, centred: dict):
-    """Sum over stratum columns of one partially pooled effect per level, per stratum;
-    ``centred`` holds `plan`'s choice for each under the name ``{prefix}_{column}``."""
-    total = 0.0
+def _column_parts(prefix: str, lay: parts.Layout, scale_sd: float, centred: dict) -> list:
+    """One partially pooled effect per stratum column, over its levels, with the (stratum,)
+    level index of every stratum; ``centred`` holds `plan`'s choice for each under the name
+    ``{prefix}_{column}``."""
+    out = []
     for column, index in lay.index.items():
         scale = _pooling_scale(f"{prefix}_{column}_scale", scale_sd,
                                len(lay.levels[column]) - 1)
-        total = total + _zero_sum(f"{prefix}_{column}", scale, centred[f"{prefix}_{column}"],
-                                  column)[index]
-    return total
+        out.append((_zero_sum(f"{prefix}_{column}", scale, centred[f"{prefix}_{column}"],
+                              column), index))
+    return out
 
 
-def _dependence(table, lay, priors, centred, full):
-    """(stratum, full pattern) contribution of the two-way terms: h[s] + g_jk (+ deviations)."""
-    pairs = coded_pairs(full)
+def _column_effects(prefix: str, lay: parts.Layout, scale_sd: float, centred: dict):
+    """Sum over stratum columns of one partially pooled effect per level, per stratum."""
+    return sum((effect[index] for effect, index in
+                _column_parts(prefix, lay, scale_sd, centred)), 0.0)
+
+
+def _dependence(terms: rates.Terms, table, lay, priors, centred) -> rates.Terms:
+    """``terms`` with the two-way terms added: h[s] + g_jk (+ per-stratum deviations)."""
     het = pm.Normal("heterogeneity_mean", 0.0, priors.heterogeneity_sd)
-    het = het + _column_effects("heterogeneity", lay, priors.heterogeneity_scale_sd, centred)
-    het = pm.Deterministic("heterogeneity", het * np.ones(len(table.stratum_labels)),
-                           dims="stratum")
+    effects = _column_parts("heterogeneity", lay, priors.heterogeneity_scale_sd, centred)
+    columns = tuple((b, e, i) for (b, _, i), (e, _) in zip(terms.columns, effects))
+    terms = replace(terms, heterogeneity=het, columns=columns)
+    pm.Deterministic("heterogeneity", terms.heterogeneity_by_stratum(), dims="stratum")
     tau = pm.HalfNormal("dependence_scale", priors.interaction_scale_sd)
     if centred["dependence"]:  # tau ~ 1: as loglinear, centred on overlaps >= 10
         pair = pm.ZeroSumNormal("dependence", sigma=tau, dims="pair")
     else:
         pair = pm.Deterministic("dependence", tau * pm.ZeroSumNormal(
             "dependence_z", sigma=1.0, dims="pair"), dims="pair")
-    term = het[:, None] * pairs.sum(axis=1)[None, :] + (pairs @ pair)[None, :]
+    deviation = None
     if priors.stratum_dependence:
         scale = pm.HalfNormal("stratum_dependence_scale", priors.stratum_dependence_sd)
         deviation = _pooled("stratum_dependence", scale, centred["stratum_dependence"],
                             ("stratum", "pair"), store=False)
-        term = term + deviation @ pairs.T
-    return term
+    return replace(terms, dependence=pair, deviation=deviation)
 
 
 def _reporting(lay, priors, centred, count, expected_n, residual_df: int):

@@ -16,6 +16,7 @@ from scipy.special import gammaln
 from scipy.stats import chi2
 
 from ..tables import CaptureTable, all_patterns
+from .loglinear import coded_pairs
 
 
 def full_patterns(n_lists: int) -> np.ndarray:
@@ -52,18 +53,24 @@ def coverage_mask(table: CaptureTable, coverage: xr.DataArray | None) -> np.ndar
 
 @dataclass(frozen=True)
 class Cells:
-    """The likelihood's structure, precomputed once per table.
+    """The likelihood's data, precomputed once per table (used by `hierarchical_rates`).
 
-    Flat indices address the (stratum, full pattern) rate matrix, row-major. Non-empty cells
-    of fully covered strata read one rate (``full_index``); non-empty cells of strata where a
-    list did not operate sum the rates of the 2^u full patterns that agree with them on the
-    covered lists (``part_index`` rows, padded to the widest class, ``part_weight`` 0 on the
-    padding). ``missing_mask`` marks, per stratum, the full patterns with no covered list: the
+    Fully covered strata enter through sufficient statistics: the Poisson log-likelihood's
+    sum(y log mu) is linear in the log-linear terms, so each stratum needs only its records
+    on fully covered cells (``total``), sum(y (x - 1/2)) per list (``margin``) and sum(y (x_a
+    - 1/2)(x_b - 1/2)) per pair (``pairs``), whatever the number of non-empty cells. Strata
+    where a list did not operate (``partial``, in stratum order) keep their cells: each
+    non-empty cell sums the rates of the 2^u full patterns that agree with it on the covered
+    lists (``part_index`` rows into the (partial stratum, full pattern) rate matrix,
+    row-major, padded to the widest class, ``part_weight`` 0 on the padding), and
+    ``missing_mask`` marks, per partial stratum, the full patterns with no covered list: the
     people nobody there could have recorded. Zero cells enter only through the total rate.
     """
 
-    full_index: np.ndarray
-    full_count: np.ndarray
+    total: np.ndarray
+    margin: np.ndarray
+    pairs: np.ndarray
+    partial: np.ndarray
     part_index: np.ndarray
     part_weight: np.ndarray
     part_count: np.ndarray
@@ -75,26 +82,28 @@ def cells(table: CaptureTable, covered: np.ndarray) -> Cells:
     n_strata, n_lists = covered.shape
     width = 2**n_lists
     counts = table.counts.values
+    whole = covered.all(axis=1)
+    full_counts = np.where(whole[:, None], counts, 0).astype(float)
+    coded = table.patterns.astype(float) - 0.5
     weights = 1 << np.arange(n_lists - 1, -1, -1)
     codes = np.arange(width)
-    cover_bits = covered.astype(int) @ weights
+    partial = np.flatnonzero(~whole)
+    cover_bits = covered[partial].astype(int) @ weights
     missing_mask = ((codes[None, :] & cover_bits[:, None]) == 0).astype(float)
-    full_index, full_count, part_rows, part_count = [], [], [], []
-    for s, j in zip(*np.nonzero(counts)):
-        code = j + 1
-        if covered[s].all():
-            full_index.append(s * width + code)
-            full_count.append(counts[s, j])
-        else:  # every full pattern that shows as `code` on the lists that operated here
-            part_rows.append(s * width + codes[(codes & cover_bits[s]) == code])
+    part_rows, part_count = [], []
+    for row, s in enumerate(partial):
+        for j in np.flatnonzero(counts[s]):
+            # every full pattern that shows as pattern j on the lists that operated here
+            part_rows.append(row * width + codes[(codes & cover_bits[row]) == j + 1])
             part_count.append(counts[s, j])
     span = max((len(r) for r in part_rows), default=1)
     part_index = np.zeros((len(part_rows), span), np.int64)
     part_weight = np.zeros((len(part_rows), span))
     for i, row in enumerate(part_rows):
         part_index[i, :len(row)], part_weight[i, :len(row)] = row, 1.0
-    return Cells(np.array(full_index, np.int64), np.array(full_count, float), part_index,
-                 part_weight, np.array(part_count, float), missing_mask,
+    return Cells(full_counts.sum(axis=1), full_counts @ coded,
+                 full_counts @ coded_pairs(table.patterns), partial, part_index, part_weight,
+                 np.array(part_count, float), missing_mask,
                  float(gammaln(counts + 1.0).sum()))
 
 
