@@ -9,7 +9,7 @@ is the work a fit needs whatever the load.
 
 usage: python benchmarks/bench_hierarchical.py OUT.json [--regions 89] [--sectors 10]
        [--lists 5] [--draws 1000] [--tune 1000] [--chains 4] [--seed 20261123]
-       [--parameterisation auto] [--adaptation low_rank]
+       [--parameterisation auto] [--adaptation draw_diag]
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--size", type=float, default=150.0, help="median true N per stratum")
     parser.add_argument("--parameterisation", default="auto")
     parser.add_argument("--adaptation", default=h.NUTPIE_OPTIONS.get("adaptation", "diag"),
-                        help="nutpie mass matrix adaptation: diag or low_rank")
+                        help="nutpie mass matrix adaptation: draw_diag, diag or low_rank")
     args = parser.parse_args()
 
     rng = np.random.default_rng(args.seed)

@@ -226,19 +226,24 @@ def test_reporting_columns_not_centred_where_three_lists_leave_n_uncertain():
     assert h.plan(table, h.Priors(), official=official).centred["reporting_region"]
 
 
+def _design(n_lists):
+    """(full pattern, list) effect-coded indicators and (full pattern, pair) their products,
+    written from the model's formula rather than taken from the module under test."""
+    x = parts.full_patterns(n_lists) - 0.5
+    return x, np.stack([x[:, i] * x[:, j] for i, j in
+                        itertools.combinations(range(n_lists), 2)], axis=1)
+
+
 def _terms(n_strata, n_lists, index, rng):
     """Numeric `hierarchical_rates.Terms` over one stratum column, and the same terms as a
     dense numpy (stratum, full pattern) array of log mu - level, written from the model's
     formula (not from the module's code)."""
-    pairs = len(list(itertools.combinations(range(n_lists), 2)))
-    n_levels = index.max() + 1
+    x, p = _design(n_lists)
+    pairs, n_levels = p.shape[1], index.max() + 1
     b0, bc = rng.normal(-1, 0.5, n_lists), rng.normal(0, 0.4, (n_lists, n_levels))
     h0, hc, g = rng.normal(0.2, 0.1), rng.normal(0, 0.2, n_levels), rng.normal(0, 0.5, pairs)
     terms = rates.Terms(n_strata, n_lists, pt.as_tensor(b0), ((pt.as_tensor(bc),
                         pt.as_tensor(hc), index),), pt.as_tensor(h0), pt.as_tensor(g))
-    x = parts.full_patterns(n_lists) - 0.5
-    p = np.stack([x[:, i] * x[:, j] for i, j in
-                  itertools.combinations(range(n_lists), 2)], axis=1)
     return terms, (b0 + bc[:, index].T) @ x.T + (h0 + hc[index])[:, None] * p.sum(axis=1) + p @ g
 
 
@@ -281,8 +286,7 @@ def test_factorised_normaliser_is_the_sum_over_every_pattern(columns, deviation)
     rng = np.random.default_rng(11)
     n_lists, levels = 5, [(12,), (4, 3), (2, 3, 2)][columns - 1]
     index = np.stack(np.unravel_index(np.arange(12), levels), axis=1)
-    x = parts.full_patterns(n_lists) - 0.5
-    p = np.stack([x[:, i] * x[:, j] for i, j in itertools.combinations(range(n_lists), 2)], 1)
+    x, p = _design(n_lists)
     b0, g, h0 = rng.normal(-1, .5, n_lists), rng.normal(0, .5, p.shape[1]), 0.3
     b = [rng.normal(0, 0.4, (n_lists, n)) for n in levels]
     h = [rng.normal(0, 0.2, n) for n in levels]
